@@ -1,0 +1,3 @@
+module vsw.local/tools/helm
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module vsw.local/tools/kube
+
+go 1.26.0

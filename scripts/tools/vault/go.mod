@@ -1,0 +1,3 @@
+module vsw.local/tools/vault
+
+go 1.26.0
