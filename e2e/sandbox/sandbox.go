@@ -1,0 +1,88 @@
+// Package sandbox tells tests where the local sandbox (scripts/sandbox) is and
+// how to reach each of its servers. `scripts/sandbox up` writes env.json into
+// the sandbox directory; tests find that directory through VSW_SANDBOX.
+//
+// Tests that need a real server call [Get]. When VSW_SANDBOX is unset the test
+// is skipped, unless VSW_E2E_REQUIRED=1 (set by `make test`), in which case it
+// fails: a suite that silently skips its integration tests cannot fail.
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Env describes a running sandbox. Every address is on 127.0.0.1.
+type Env struct {
+	Dir string `json:"dir"` // the sandbox directory (logs, PID files, pki)
+
+	// Kubernetes: an admin identity in system:masters.
+	KubeServer    string `json:"kubeServer"`    // https://127.0.0.1:PORT
+	KubeCAFile    string `json:"kubeCAFile"`    // CA that signed the apiserver's serving cert
+	KubeTokenFile string `json:"kubeTokenFile"` // bearer token of the admin identity
+	Kubeconfig    string `json:"kubeconfig"`    // kubeconfig for kubectl with the same identity
+
+	EtcdEndpoint string `json:"etcdEndpoint"` // http://127.0.0.1:PORT
+
+	// Vault dev server: KV v2 at secret/, kubernetes auth at auth/kubernetes
+	// with role "default" for ServiceAccount default/default.
+	VaultAddr  string `json:"vaultAddr"`  // http://127.0.0.1:PORT
+	VaultToken string `json:"vaultToken"` // root token
+
+	RegistryAddr string `json:"registryAddr"` // 127.0.0.1:PORT, plain HTTP, no auth
+
+	// The webhook built from this checkout, registered with the apiserver.
+	WebhookAddr   string `json:"webhookAddr"`   // 127.0.0.1:PORT (TLS)
+	WebhookCAFile string `json:"webhookCAFile"` // CA of the webhook's serving cert
+
+	// Binaries, so tests can start extra servers of their own.
+	Bin Binaries `json:"bin"`
+}
+
+// Binaries are absolute paths of the tools the sandbox was built with.
+type Binaries struct {
+	Kubectl        string `json:"kubectl"`
+	Vault          string `json:"vault"`
+	Etcdctl        string `json:"etcdctl"`
+	Registry       string `json:"registry"` // Debian's docker-registry
+	RedisServer    string `json:"redisServer"`
+	Htpasswd       string `json:"htpasswd"`
+	VaultEnv       string `json:"vaultEnv"`       // built from this checkout
+	Webhook        string `json:"webhook"`        // built from this checkout
+	Kubelet        string `json:"kubelet"`        // the kubelet stand-in, built from this checkout
+	TestApp        string `json:"testApp"`        // prints its argv and environment
+}
+
+// Load reads env.json from dir.
+func Load(dir string) (*Env, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "env.json"))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read sandbox description: %w", err)
+	}
+	var e Env
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("failed to parse %s: %w", filepath.Join(dir, "env.json"), err)
+	}
+	return &e, nil
+}
+
+// Get returns the sandbox named by VSW_SANDBOX, skipping the test when there
+// is none, or failing it when VSW_E2E_REQUIRED=1.
+func Get(t testing.TB) *Env {
+	t.Helper()
+	dir := os.Getenv("VSW_SANDBOX")
+	if dir == "" {
+		if os.Getenv("VSW_E2E_REQUIRED") == "1" {
+			t.Fatal("VSW_E2E_REQUIRED=1 but VSW_SANDBOX is not set: start one with scripts/sandbox up")
+		}
+		t.Skip("no sandbox: set VSW_SANDBOX (scripts/sandbox up) to run this test")
+	}
+	e, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
