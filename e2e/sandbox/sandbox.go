@@ -44,16 +44,16 @@ type Env struct {
 
 // Binaries are absolute paths of the tools the sandbox was built with.
 type Binaries struct {
-	Kubectl        string `json:"kubectl"`
-	Vault          string `json:"vault"`
-	Etcdctl        string `json:"etcdctl"`
-	Registry       string `json:"registry"` // Debian's docker-registry
-	RedisServer    string `json:"redisServer"`
-	Htpasswd       string `json:"htpasswd"`
-	VaultEnv       string `json:"vaultEnv"`       // built from this checkout
-	Webhook        string `json:"webhook"`        // built from this checkout
-	Kubelet        string `json:"kubelet"`        // the kubelet stand-in, built from this checkout
-	TestApp        string `json:"testApp"`        // prints its argv and environment
+	Kubectl     string `json:"kubectl"`
+	Vault       string `json:"vault"`
+	Etcdctl     string `json:"etcdctl"`
+	Registry    string `json:"registry"` // Debian's docker-registry
+	RedisServer string `json:"redisServer"`
+	Htpasswd    string `json:"htpasswd"`
+	VaultEnv    string `json:"vaultEnv"` // built from this checkout
+	Webhook     string `json:"webhook"`  // built from this checkout
+	Kubelet     string `json:"kubelet"`  // the kubelet stand-in, built from this checkout
+	TestApp     string `json:"testApp"`  // prints its argv and environment
 }
 
 // Load reads env.json from dir.
