@@ -22,7 +22,7 @@ mkdir -p "$cache"
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
-APT_PACKAGES=(etcd-server etcd-client docker-registry apache2-utils redis-server)
+APT_PACKAGES=(etcd-server etcd-client docker-registry apache2-utils redis-server jq openssl curl ca-certificates util-linux)
 
 apt_install() {
 	local missing=()

@@ -29,14 +29,24 @@ type Env struct {
 
 	// Vault dev server: KV v2 at secret/, kubernetes auth at auth/kubernetes
 	// with role "default" for ServiceAccount default/default.
+	// Also KV v1 at kv/ and transit at transit/ (enabled up front so tests in
+	// parallel packages need not race to enable them).
 	VaultAddr  string `json:"vaultAddr"`  // http://127.0.0.1:PORT
 	VaultToken string `json:"vaultToken"` // root token
+	// VaultPolicy names the sandbox's (deliberately broad) policy; give it to
+	// roles that tests create for their own namespaces.
+	VaultPolicy string `json:"vaultPolicy"`
 
 	RegistryAddr string `json:"registryAddr"` // 127.0.0.1:PORT, plain HTTP, no auth
 
 	// The webhook built from this checkout, registered with the apiserver.
 	WebhookAddr   string `json:"webhookAddr"`   // 127.0.0.1:PORT (TLS)
 	WebhookCAFile string `json:"webhookCAFile"` // CA of the webhook's serving cert
+	// WebhookNamespace is the webhook's own namespace (never mutated);
+	// kube-system and kube-public are excluded too.
+	WebhookNamespace  string `json:"webhookNamespace"`
+	WebhookConfigName string `json:"webhookConfigName"` // the MutatingWebhookConfiguration
+	VaultEnvImage     string `json:"vaultEnvImage"`     // the webhook's --vault-env-image
 
 	// Binaries, so tests can start extra servers of their own.
 	Bin Binaries `json:"bin"`
