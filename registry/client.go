@@ -1,0 +1,306 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultTTL       = 10 * time.Minute
+	DefaultDigestTTL = 24 * time.Hour
+	DefaultCacheSize = 1024
+	DefaultTimeout   = 5 * time.Second
+)
+
+// PullSecret is the payload of one image pull secret: Type is
+// kubernetes.io/dockerconfigjson (Data = the .dockerconfigjson value) or
+// kubernetes.io/dockercfg (Data = the .dockercfg value).
+type PullSecret struct {
+	Type string
+	Data []byte
+}
+
+func (PullSecret) String() string   { return "PullSecret{REDACTED}" }
+func (PullSecret) GoString() string { return "PullSecret{REDACTED}" }
+
+// Request is one lookup.
+type Request struct {
+	Image     string // as written in the pod spec
+	Namespace string // for the caller's logs only; not part of the cache key
+	// PullSecrets in priority order: the pod's imagePullSecrets, then its
+	// ServiceAccount's, then the operator default. Credentials that match the
+	// image's registry are tried in that order until one is accepted.
+	PullSecrets []PullSecret
+	// Platform the pod will run on; the zero value means the client's
+	// default, and then a warning is added when the image's platforms
+	// disagree on ENTRYPOINT/CMD.
+	Platform           Platform
+	InsecureSkipVerify bool // do not verify the registry's TLS certificate (or Options.InsecureSkipVerify)
+}
+
+// ImageConfig is what a lookup learns. Each call returns a fresh copy that
+// the caller may modify.
+type ImageConfig struct {
+	Entrypoint []string
+	Cmd        []string
+	Warnings   []string // for AdmissionResponse.warnings; never hold secrets
+	Digest     string   // digest of the image manifest that was read
+	Platform   Platform // platform of that manifest (zero for a single-platform image without one)
+}
+
+func (c *ImageConfig) clone() *ImageConfig {
+	return &ImageConfig{
+		Entrypoint: slices.Clone(c.Entrypoint),
+		Cmd:        slices.Clone(c.Cmd),
+		Warnings:   slices.Clone(c.Warnings),
+		Digest:     c.Digest,
+		Platform:   c.Platform,
+	}
+}
+
+// Options configure a Client. Zero values choose the documented defaults.
+type Options struct {
+	DefaultPlatform    Platform          // default linux/amd64
+	CABundle           []byte            // PEM certificates trusted in addition to the system roots
+	InsecureSkipVerify bool              // skip TLS verification for every registry
+	InsecureHosts      []string          // host[:port] allowed to answer in plain HTTP (loopback hosts always are)
+	TTL                time.Duration     // cache lifetime of tag lookups; default DefaultTTL; negative disables caching
+	DigestTTL          time.Duration     // cache lifetime of digest lookups; default DefaultDigestTTL
+	CacheSize          int               // maximum cached configs; default DefaultCacheSize
+	Timeout            time.Duration     // bound on one lookup, keep it below the admission timeout; default DefaultTimeout
+	Transport          http.RoundTripper // replaces the built-in transports (tests)
+	Metrics            MetricsSink       // optional; Snapshot works without it
+}
+
+// Client looks up image configs. It is safe for concurrent use.
+type Client struct {
+	defaultPlatform Platform
+	ttl, digestTTL  time.Duration
+	timeout         time.Duration
+	skipVerify      bool
+	insecureHosts   map[string]bool
+	verified        http.RoundTripper
+	unverified      http.RoundTripper
+	idKey           []byte // HMAC key for credential identities in cache keys
+	cache           *cache
+	flights         flightGroup
+	tokens          *tokenCache
+	metrics         metrics
+	now             func() time.Time
+	configErr       error // from Options.Validate
+
+	plainMu sync.Mutex
+	plain   map[string]bool // hosts seen answering in plain HTTP
+}
+
+// Validate reports configuration errors New cannot: a CABundle without any
+// PEM certificate. Call it at startup, before any lookup.
+func (o Options) Validate() error {
+	if len(o.CABundle) > 0 && !x509.NewCertPool().AppendCertsFromPEM(o.CABundle) {
+		return errors.New("failed to load registry CA bundle: no PEM certificate found")
+	}
+	return nil
+}
+
+// New builds a Client. With options that fail Validate, every lookup fails
+// with ErrInvalid naming the problem.
+func New(opts Options) *Client {
+	c := &Client{
+		defaultPlatform: opts.DefaultPlatform,
+		ttl:             opts.TTL,
+		digestTTL:       opts.DigestTTL,
+		timeout:         opts.Timeout,
+		skipVerify:      opts.InsecureSkipVerify,
+		insecureHosts:   map[string]bool{},
+		idKey:           make([]byte, 32),
+		now:             time.Now,
+		plain:           map[string]bool{},
+	}
+	if c.defaultPlatform == (Platform{}) {
+		c.defaultPlatform = Platform{OS: "linux", Architecture: "amd64"}
+	}
+	if c.ttl == 0 {
+		c.ttl = DefaultTTL
+	}
+	if c.digestTTL == 0 {
+		c.digestTTL = DefaultDigestTTL
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	size := opts.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	if c.ttl < 0 {
+		size = 0
+	}
+	for _, h := range opts.InsecureHosts {
+		c.insecureHosts[strings.ToLower(h)] = true
+	}
+	rand.Read(c.idKey)
+	c.cache = newCache(size, func() time.Time { return c.now() })
+	c.tokens = newTokenCache(func() time.Time { return c.now() })
+	c.metrics.sink = opts.Metrics
+
+	if opts.Transport != nil {
+		c.verified, c.unverified = opts.Transport, opts.Transport
+		return c
+	}
+	if err := opts.Validate(); err != nil {
+		c.configErr = err
+		return c
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	roots.AppendCertsFromPEM(opts.CABundle)
+	c.verified = newTransport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
+	c.unverified = newTransport(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true})
+	return c
+}
+
+func newTransport(cfg *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        cfg,
+		TLSHandshakeTimeout:    3 * time.Second,
+		ResponseHeaderTimeout:  5 * time.Second,
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		ForceAttemptHTTP2:      true,
+	}
+}
+
+// Snapshot returns the client's metrics.
+func (c *Client) Snapshot() MetricsSnapshot {
+	s := c.metrics.snapshot()
+	s.CacheEntries = c.cache.len()
+	return s
+}
+
+// ImageConfig returns the ENTRYPOINT and CMD of req.Image for the request's
+// platform. Answers are cached per resolved reference, platform, TLS mode
+// and credential identity; concurrent identical lookups share one set of
+// registry requests. The lookup ends within Options.Timeout or ctx's
+// deadline, whichever comes first. Errors are *Error.
+func (c *Client) ImageConfig(ctx context.Context, req Request) (*ImageConfig, error) {
+	start := c.now()
+	cfg, cached, err := c.imageConfig(ctx, req)
+	c.metrics.observe(resultOf(err), cached, c.now().Sub(start))
+	if err != nil {
+		return nil, err
+	}
+	return cfg.clone(), nil
+}
+
+func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bool, error) {
+	ref, err := ParseReference(req.Image)
+	if err != nil {
+		return nil, false, &Error{Image: req.Image, Kind: ErrInvalid, Err: err}
+	}
+	if c.configErr != nil {
+		return nil, false, &Error{Image: req.Image, Registry: ref.APIHost(), Kind: ErrInvalid, Err: c.configErr}
+	}
+	l := &lookup{
+		client:     c,
+		image:      req.Image,
+		ref:        ref,
+		platform:   req.Platform,
+		defaulted:  req.Platform == (Platform{}),
+		skipVerify: req.InsecureSkipVerify || c.skipVerify,
+	}
+	if l.defaulted {
+		l.platform = c.defaultPlatform
+	}
+	var skipped int
+	l.creds, skipped = credentialsFor(ref, req.PullSecrets)
+	key := strings.Join([]string{
+		ref.String(), l.platform.String(), fmt.Sprint(l.defaulted), fmt.Sprint(l.skipVerify), identity(c.idKey, l.creds),
+	}, "|")
+
+	if cfg, ok := c.cache.get(key); ok {
+		return cfg, true, nil
+	}
+	cfg, err, shared := c.flights.do(ctx, key, func() (*ImageConfig, error) {
+		// The shared fetch outlives any one waiter but not the lookup bound.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		defer cancel()
+		if d, ok := ctx.Deadline(); ok {
+			fctx, cancel = context.WithDeadline(fctx, d)
+			defer cancel()
+		}
+		cfg, err := l.fetch(fctx)
+		if err != nil {
+			return nil, l.classify(fctx, err)
+		}
+		ttl := c.ttl
+		if ref.Digest != "" {
+			ttl = c.digestTTL
+		}
+		c.cache.put(key, cfg, ttl)
+		return cfg, nil
+	})
+	if shared {
+		c.metrics.coalesced.Add(1)
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.As(err, new(*Error)) {
+			err = &Error{Image: req.Image, Registry: ref.APIHost(), Kind: ErrTimeout, Err: ctx.Err()}
+		}
+		return nil, false, err
+	}
+	if skipped > 0 {
+		cfg = cfg.clone()
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%d image pull secret(s) could not be parsed and were ignored", skipped))
+	}
+	return cfg, false, nil
+}
+
+// plainHTTPAllowed reports whether host may be spoken to in plain HTTP after
+// it answered a TLS handshake in HTTP: loopback hosts (as Docker treats
+// 127.0.0.0/8) and Options.InsecureHosts.
+func (c *Client) plainHTTPAllowed(host string) bool {
+	if c.insecureHosts[strings.ToLower(host)] {
+		return true
+	}
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	h = strings.Trim(h, "[]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Client) usesPlainHTTP(host string) bool {
+	c.plainMu.Lock()
+	defer c.plainMu.Unlock()
+	return c.plain[host]
+}
+
+func (c *Client) rememberPlainHTTP(host string) {
+	c.plainMu.Lock()
+	defer c.plainMu.Unlock()
+	if len(c.plain) < 1024 {
+		c.plain[host] = true
+	}
+}

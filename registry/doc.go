@@ -1,0 +1,50 @@
+// Package registry is a small OCI distribution client: the webhook asks it,
+// at admission time, for the ENTRYPOINT and CMD of a container image whose
+// pod gives no command, so that it can wrap the original argv with vault-env.
+//
+// It speaks the distribution API (GET /v2/<name>/manifests/<ref> and
+// /v2/<name>/blobs/<digest>) over net/http and nothing else:
+//
+//   - References: Docker Hub short names ("redis", "library/redis",
+//     "docker.io/…", "index.docker.io/…" → registry-1.docker.io, "library/"),
+//     other hosts with ports, tags, digests and tag+digest (the digest wins).
+//   - Manifests: Docker schema 2, OCI image manifest, Docker manifest list and
+//     OCI index. From an index the Request's Platform is chosen (a zero
+//     Platform means Options.DefaultPlatform, linux/amd64 by default); when
+//     the platform was defaulted and the index's platforms disagree on
+//     ENTRYPOINT/CMD, ImageConfig.Warnings says so. Digests are verified.
+//   - Auth: anonymous, basic, and the bearer token flow (WWW-Authenticate:
+//     Bearer realm=…,service=…,scope=…). Credentials come from image pull
+//     secrets (.dockerconfigjson and legacy .dockercfg) matched against the
+//     image by registry host as the kubelet's keyring does: scheme and /v1/ or
+//     /v2/ suffix ignored, "*" globs per host label, path prefixes, the most
+//     specific key first, and "index.docker.io" credentials for Docker Hub
+//     images. Matching credentials are tried in order until one is accepted.
+//   - TLS: system roots plus Options.CABundle; verification is skipped only
+//     when Options.InsecureSkipVerify or Request.InsecureSkipVerify is set.
+//     Loopback hosts and Options.InsecureHosts may answer in plain HTTP (the
+//     client falls back when the TLS handshake gets an HTTP answer), as
+//     Docker treats 127.0.0.0/8. Credentials are never sent to a plain-HTTP
+//     token realm on another host.
+//   - Cache: an LRU (Options.CacheSize) keyed by the resolved reference,
+//     platform, TLS mode and a keyed hash of the candidate credentials, so a
+//     pod without a pull secret never gets a private image's config that
+//     another pod's secret fetched. Tag lookups live Options.TTL, digest
+//     lookups Options.DigestTTL. Failures are not cached. Bearer tokens are
+//     cached until shortly before they expire.
+//   - Concurrency and time: concurrent lookups of one key share one set of
+//     requests; every lookup ends within Options.Timeout (keep it below the
+//     admission webhook timeout) or the caller's deadline.
+//   - Errors are *Error: they name the image and registry, never credentials,
+//     and match ErrNotFound, ErrUnauthorized, ErrTimeout, ErrUnavailable,
+//     ErrNoPlatform or ErrInvalid with errors.Is.
+//   - Metrics: Client.Snapshot (lookups by result, cache hits/misses,
+//     coalesced lookups, cache size, a duration histogram) and an optional
+//     Options.Metrics sink.
+//
+// Resolve applies kubelet command/args semantics to a looked-up config.
+//
+// The package reads no environment variables and defines no flags; the
+// webhook maps its own flags (CA bundle, REGISTRY_SKIP_VERIFY, default
+// platform, timeouts) onto Options.
+package registry

@@ -1,0 +1,401 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Body limits: a hostile registry cannot make the webhook buffer more.
+const (
+	maxManifestBytes = 4 << 20
+	maxConfigBytes   = 8 << 20
+	maxErrorBytes    = 16 << 10
+	maxCompared      = 16 // platforms fetched to compare entrypoints
+)
+
+// lookup is the state of one uncached lookup: the image, its platform and
+// candidate credentials, and the auth state of the credential being tried.
+type lookup struct {
+	client     *Client
+	image      string
+	ref        Reference
+	platform   Platform
+	defaulted  bool
+	skipVerify bool
+	creds      []credential
+
+	mu       sync.Mutex  // guards the fields below (platform comparison runs concurrently)
+	cred     *credential // being tried; nil = anonymous
+	bearer   string      // token for this repository, once obtained
+	useBasic bool        // registry asked for basic auth
+}
+
+func (l *lookup) fail(kind error, err error) *Error {
+	return &Error{Image: l.image, Registry: l.ref.APIHost(), Kind: kind, Err: err}
+}
+
+// classify turns a leftover error into an *Error.
+func (l *lookup) classify(ctx context.Context, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		return l.fail(ErrTimeout, errors.New("the registry did not answer in time"))
+	}
+	return l.fail(ErrUnavailable, err)
+}
+
+// fetch tries each candidate credential (or none) in turn; only an
+// unauthorized answer moves on to the next one.
+func (l *lookup) fetch(ctx context.Context) (*ImageConfig, error) {
+	candidates := []*credential{nil}
+	if len(l.creds) > 0 {
+		candidates = candidates[:0]
+		for i := range l.creds {
+			candidates = append(candidates, &l.creds[i])
+		}
+	}
+	var err error
+	for _, cred := range candidates {
+		l.mu.Lock()
+		l.cred, l.useBasic = cred, false
+		l.bearer = l.client.tokens.get(l.tokenKey(l.scope()))
+		l.mu.Unlock()
+		var cfg *ImageConfig
+		cfg, err = l.fetchWithCredential(ctx)
+		if err == nil {
+			return cfg, nil
+		}
+		if !errors.Is(err, ErrUnauthorized) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func (l *lookup) fetchWithCredential(ctx context.Context) (*ImageConfig, error) {
+	body, ctype, digest, err := l.getManifest(ctx, l.ref.manifestRef())
+	if err != nil {
+		return nil, err
+	}
+	m, index, err := parseManifest(body, ctype)
+	if err != nil {
+		return nil, l.fail(ErrInvalid, err)
+	}
+	if !index {
+		cfg, err := l.getConfig(ctx, m.Config.Digest)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Digest = digest
+		return cfg, nil
+	}
+	entries := runnablePlatforms(m)
+	chosen, ok := choosePlatform(entries, l.platform)
+	if !ok {
+		var have []string
+		for _, e := range entries {
+			have = append(have, e.Platform.String())
+		}
+		return nil, l.fail(ErrNoPlatform, fmt.Errorf("want %s, the image has [%s]", l.platform, strings.Join(have, " ")))
+	}
+	cfg, err := l.configOfManifest(ctx, chosen.Digest)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Platform = *chosen.Platform
+	if l.defaulted && len(entries) > 1 {
+		cfg.Warnings = l.comparePlatforms(ctx, cfg, chosen, entries)
+	}
+	return cfg, nil
+}
+
+// comparePlatforms fetches the other platforms' configs and warns when they
+// start a different process: the pod did not say which platform it runs on.
+func (l *lookup) comparePlatforms(ctx context.Context, chosen *ImageConfig, chosenDesc descriptor, entries []descriptor) []string {
+	var others []descriptor
+	for _, e := range entries {
+		if e.Digest != chosenDesc.Digest && len(others) < maxCompared {
+			others = append(others, e)
+		}
+	}
+	results := make([]*ImageConfig, len(others))
+	var wg sync.WaitGroup
+	for i, d := range others {
+		wg.Go(func() {
+			if cfg, err := l.configOfManifest(ctx, d.Digest); err == nil {
+				results[i] = cfg
+			}
+		})
+	}
+	wg.Wait()
+	var differ []string
+	unknown := 0
+	for i, cfg := range results {
+		switch {
+		case cfg == nil:
+			unknown++
+		case !sameCommand(chosen, cfg):
+			differ = append(differ, others[i].Platform.String())
+		}
+	}
+	var w []string
+	if len(differ) > 0 {
+		w = append(w, fmt.Sprintf("image %s: platforms disagree on ENTRYPOINT/CMD and the pod does not select one (nodeSelector kubernetes.io/arch or kubernetes.io/os); used %s, which differs from %s",
+			l.image, chosenDesc.Platform, strings.Join(differ, ", ")))
+	}
+	if unknown > 0 {
+		w = append(w, fmt.Sprintf("image %s: could not read %d other platform(s) to compare their ENTRYPOINT/CMD with %s", l.image, unknown, chosenDesc.Platform))
+	}
+	return w
+}
+
+// configOfManifest reads a platform's image manifest (by digest) and its config.
+func (l *lookup) configOfManifest(ctx context.Context, digest string) (*ImageConfig, error) {
+	body, ctype, _, err := l.getManifest(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	m, index, err := parseManifest(body, ctype)
+	if err != nil {
+		return nil, l.fail(ErrInvalid, err)
+	}
+	if index {
+		return nil, l.fail(ErrInvalid, errors.New("an index entry points at another index"))
+	}
+	cfg, err := l.getConfig(ctx, m.Config.Digest)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Digest = digest
+	return cfg, nil
+}
+
+func (l *lookup) getConfig(ctx context.Context, digest string) (*ImageConfig, error) {
+	if err := validateDigest(digest); err != nil {
+		return nil, l.fail(ErrInvalid, fmt.Errorf("config descriptor: %w", err))
+	}
+	body, _, err := l.get(ctx, "blobs/"+digest, "*/*", maxConfigBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyDigest(digest, body); err != nil {
+		return nil, l.fail(ErrInvalid, err)
+	}
+	doc, err := parseImageConfig(body)
+	if err != nil {
+		return nil, l.fail(ErrInvalid, err)
+	}
+	cfg := &ImageConfig{Entrypoint: doc.Config.Entrypoint, Cmd: doc.Config.Cmd}
+	if doc.OS != "" || doc.Architecture != "" {
+		cfg.Platform = Platform{OS: doc.OS, Architecture: doc.Architecture}
+	}
+	return cfg, nil
+}
+
+// getManifest returns the manifest body, its media type and its digest
+// (verified when ref is a digest).
+func (l *lookup) getManifest(ctx context.Context, ref string) (body []byte, mediaType, digest string, err error) {
+	body, header, err := l.get(ctx, "manifests/"+ref, acceptManifests, maxManifestBytes)
+	if err != nil {
+		return nil, "", "", err
+	}
+	mediaType, _, _ = mime.ParseMediaType(header.Get("Content-Type"))
+	if strings.Contains(ref, ":") {
+		if err := verifyDigest(ref, body); err != nil {
+			return nil, "", "", l.fail(ErrInvalid, err)
+		}
+		return body, mediaType, ref, nil
+	}
+	sum := sha256.Sum256(body)
+	return body, mediaType, "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+func verifyDigest(digest string, body []byte) error {
+	alg, want, _ := strings.Cut(digest, ":")
+	var h hash.Hash
+	switch alg {
+	case "sha256":
+		h = sha256.New()
+	case "sha384":
+		h = sha512.New384()
+	case "sha512":
+		h = sha512.New()
+	default:
+		return fmt.Errorf("unsupported digest algorithm %q", alg)
+	}
+	h.Write(body)
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("content does not match digest %s", digest)
+	}
+	return nil
+}
+
+// get fetches /v2/<repository>/<path>, answering auth challenges once, and
+// returns the body (at most limit bytes) of a 200 response.
+func (l *lookup) get(ctx context.Context, path, accept string, limit int64) ([]byte, http.Header, error) {
+	authTried := false
+	for {
+		resp, err := l.send(ctx, "/v2/"+l.ref.Repository+"/"+path, accept)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode == http.StatusUnauthorized && !authTried {
+			challenges := parseChallenges(resp.Header.Values("Www-Authenticate"))
+			drain(resp)
+			authTried = true
+			if err := l.answer(ctx, challenges); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, nil, l.statusError(resp, path)
+		}
+		if resp.ContentLength > limit {
+			return nil, nil, l.fail(ErrInvalid, fmt.Errorf("%s: response of %d bytes exceeds the limit of %d", path, resp.ContentLength, limit))
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		if err != nil {
+			return nil, nil, l.classify(ctx, fmt.Errorf("failed to read %s: %w", path, err))
+		}
+		if int64(len(body)) > limit {
+			return nil, nil, l.fail(ErrInvalid, fmt.Errorf("%s: response exceeds the limit of %d bytes", path, limit))
+		}
+		return body, resp.Header, nil
+	}
+}
+
+// answer prepares the credentials a 401's challenges ask for.
+func (l *lookup) answer(ctx context.Context, challenges []challenge) error {
+	for _, ch := range challenges {
+		if ch.Scheme == "bearer" {
+			tok, err := l.fetchToken(ctx, ch)
+			if err != nil {
+				return err
+			}
+			l.mu.Lock()
+			l.bearer = tok
+			l.mu.Unlock()
+			return nil
+		}
+	}
+	for _, ch := range challenges {
+		if ch.Scheme == "basic" {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.cred == nil {
+				return l.fail(ErrUnauthorized, errors.New("the registry requires credentials and no pull secret matches it"))
+			}
+			l.useBasic = true
+			return nil
+		}
+	}
+	return l.fail(ErrUnauthorized, errors.New("the registry sent no usable auth challenge"))
+}
+
+// send makes one request, choosing the scheme (HTTPS, or plain HTTP for an
+// allowed host that answered in HTTP) and the current credentials.
+func (l *lookup) send(ctx context.Context, path, accept string) (*http.Response, error) {
+	host := l.ref.APIHost()
+	for {
+		scheme := "https"
+		if l.client.usesPlainHTTP(host) {
+			scheme = "http"
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+host+path, nil)
+		if err != nil {
+			return nil, l.fail(ErrInvalid, err)
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("User-Agent", "vault-secrets-webhook")
+		l.mu.Lock()
+		switch {
+		case l.bearer != "":
+			req.Header.Set("Authorization", "Bearer "+l.bearer)
+		case l.useBasic && l.cred != nil:
+			req.SetBasicAuth(l.cred.Username, l.cred.Password)
+		}
+		l.mu.Unlock()
+		resp, err := l.httpClient().Do(req)
+		if err != nil && scheme == "https" && errors.Is(err, http.ErrSchemeMismatch) && l.client.plainHTTPAllowed(host) {
+			l.client.rememberPlainHTTP(host)
+			continue
+		}
+		if err != nil {
+			return nil, l.classify(ctx, fmt.Errorf("failed to get %s: %w", path, err))
+		}
+		return resp, nil
+	}
+}
+
+func (l *lookup) httpClient() *http.Client {
+	rt := l.client.verified
+	if l.skipVerify {
+		rt = l.client.unverified
+	}
+	return &http.Client{
+		Transport: rt,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			return nil
+		},
+	}
+}
+
+// statusError maps a non-200 answer to a typed error, quoting the
+// registry's error codes (never its headers).
+func (l *lookup) statusError(resp *http.Response, path string) error {
+	var doc struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	detail := fmt.Sprintf("%s: HTTP %d", path, resp.StatusCode)
+	if json.Unmarshal(raw, &doc) == nil {
+		for i, e := range doc.Errors {
+			if i == 3 {
+				break
+			}
+			msg := e.Message
+			if len(msg) > 200 {
+				msg = msg[:200]
+			}
+			detail += fmt.Sprintf(" %s (%s)", e.Code, msg)
+		}
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return l.fail(ErrNotFound, errors.New(detail))
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return l.fail(ErrUnauthorized, errors.New(detail))
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return l.fail(ErrUnavailable, errors.New(detail))
+	default:
+		return l.fail(ErrInvalid, errors.New(detail))
+	}
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+	resp.Body.Close()
+}
