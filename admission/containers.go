@@ -1,0 +1,339 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Names and paths the mutation adds to a pod.
+const (
+	InitContainerName     = "copy-vault-env"
+	AgentContainerName    = "vault-agent"
+	VolumeName            = "vault-env"
+	TLSVolumeName         = "vault-env-tls"
+	AgentConfigVolumeName = "vault-env-agent-config"
+	MountPath             = "/vault/"
+	BinaryPath            = "/vault/vault-env"
+	TLSMountPath          = "/vault/tls/"
+	TokenMountPath        = "/vault/token/"
+	AgentConfigMountPath  = "/vault/agent/"
+	AgentTokenFile        = "/vault/.vault-token"
+	// VaultEnvInImage is where the vault-env image keeps its binary.
+	VaultEnvInImage = "/usr/local/bin/vault-env"
+)
+
+// Resources of the injected containers. copy-vault-env copies one binary of
+// a few MB into the in-memory volume; the pages it writes to that tmpfs are
+// charged to its memory cgroup, so its limit covers the Go runtime plus the
+// binary size plus headroom (measured: see README "annotations").
+var (
+	initResources = resourcesJSON{
+		Requests: map[string]string{"cpu": "10m", "memory": "32Mi"},
+		Limits:   map[string]string{"memory": "64Mi"},
+	}
+	agentResources = resourcesJSON{
+		Requests: map[string]string{"cpu": "50m", "memory": "64Mi"},
+		Limits:   map[string]string{"memory": "128Mi"},
+	}
+	// volumeSizeLimit bounds the in-memory volume (binary + token file).
+	volumeSizeLimit = "64Mi"
+)
+
+// resourcesJSON is corev1.ResourceRequirements as it appears on the wire;
+// quantities are written as canonical strings.
+type resourcesJSON struct {
+	Limits   map[string]string `json:"limits,omitempty"`
+	Requests map[string]string `json:"requests,omitempty"`
+}
+
+// containerJSON is a container whose resources are written as strings.
+type containerJSON struct {
+	corev1.Container
+	Resources resourcesJSON `json:"resources"`
+}
+
+// builder accumulates the patch of one pod.
+type builder struct {
+	pod   *corev1.Pod
+	s     *Settings
+	patch *Patch
+	// saMount is the ServiceAccount token mount of the first wrapped
+	// container that has one (the vault-agent container gets a copy: the
+	// apiserver mounts tokens only into containers that existed before the
+	// webhooks ran).
+	saMount *corev1.VolumeMount
+}
+
+// wrap rewrites one container to start through vault-env.
+func (m *Mutator) wrap(ctx context.Context, b *builder, kind string, i int, c *corev1.Container, ns, sa string) ([]string, error) {
+	for _, vm := range c.VolumeMounts {
+		p := strings.TrimSuffix(vm.MountPath, "/")
+		if p == "/vault" || strings.HasPrefix(p, "/vault/") {
+			return nil, &Denied{Reason: "conflict", Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
+		}
+		if b.saMount == nil && strings.TrimSuffix(vm.MountPath, "/") == b.s.SATokenDir {
+			v := vm
+			b.saMount = &v
+		}
+	}
+	var warnings []string
+	args := slices.Clone(c.Command)
+	if len(c.Command) == 0 {
+		if m.images == nil {
+			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command: set command (and args) explicitly; this webhook cannot read image %q's entrypoint", c.Name, c.Image)}
+		}
+		req := ImageRequest{Image: c.Image, Namespace: ns, ServiceAccount: sa, SkipVerify: b.s.RegistrySkipVerify}
+		for _, ps := range b.pod.Spec.ImagePullSecrets {
+			req.PullSecrets = append(req.PullSecrets, ps.Name)
+		}
+		ic, err := m.images.ImageConfig(ctx, req)
+		if m.cfg.OnLookup != nil {
+			if err != nil {
+				m.cfg.OnLookup("image", "error")
+			} else {
+				m.cfg.OnLookup("image", "found")
+			}
+		}
+		if err != nil {
+			var d *Denied
+			if errors.As(err, &d) {
+				return nil, d
+			}
+			return nil, &LookupError{Kind: "image", Name: c.Image, Err: err}
+		}
+		warnings = append(warnings, ic.Warnings...)
+		args = append(args, ic.Entrypoint...)
+		if len(c.Args) == 0 {
+			args = append(args, ic.Cmd...)
+		}
+		if len(args) == 0 {
+			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command and image %q has no ENTRYPOINT or CMD", c.Name, c.Image)}
+		}
+	}
+	args = append(args, c.Args...)
+
+	base := Pointer("spec", kind, Index(i))
+	p := b.patch
+	p.Set(base+"/command", []string{BinaryPath})
+	p.Set(base+"/args", args)
+
+	mounts := []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}}
+	if b.s.TLSSecret != "" {
+		mounts = append(mounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
+	}
+	if b.s.TokenAuthVolume != "" {
+		mounts = append(mounts, corev1.VolumeMount{Name: b.s.TokenAuthVolume, MountPath: TokenMountPath, ReadOnly: true})
+	}
+	for _, vm := range mounts {
+		p.Append(base+"/volumeMounts", len(c.VolumeMounts) > 0, vm)
+	}
+
+	have := map[string]bool{}
+	for _, e := range c.Env {
+		have[e.Name] = true
+	}
+	for _, e := range b.s.env() {
+		if have[e.Name] {
+			continue
+		}
+		have[e.Name] = true
+		p.Append(base+"/env", len(c.Env) > 0, e)
+	}
+
+	if b.s.MutateProbes {
+		for _, pr := range []struct {
+			field string
+			probe *corev1.Probe
+		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+			if pr.probe == nil || pr.probe.Exec == nil || len(pr.probe.Exec.Command) == 0 {
+				continue
+			}
+			p.Set(base+"/"+pr.field+"/exec/command", append([]string{BinaryPath}, pr.probe.Exec.Command...))
+		}
+	}
+	return warnings, nil
+}
+
+// env is the VAULT_* settings written into each wrapped container, in a
+// fixed order. VAULT_ADDR and VAULT_ROLE are always written; the rest only
+// when set, so vault-env's own defaults apply otherwise.
+func (s *Settings) env() []corev1.EnvVar {
+	var out []corev1.EnvVar
+	add := func(name, value string) {
+		if value != "" {
+			out = append(out, corev1.EnvVar{Name: name, Value: value})
+		}
+	}
+	add("VAULT_ADDR", s.VaultAddr)
+	add("VAULT_ROLE", s.VaultRole)
+	add("VAULT_PATH", s.VaultPath)
+	add("VAULT_AUTH_METHOD", s.AuthMethod)
+	add("VAULT_SKIP_VERIFY", s.SkipVerify)
+	if s.TLSSecret != "" {
+		add("VAULT_CACERT", TLSMountPath+"ca.crt")
+	}
+	add("VAULT_NAMESPACE", s.VaultNamespace)
+	add("VAULT_CLIENT_TIMEOUT", s.ClientTimeout)
+	add("VAULT_IGNORE_MISSING_SECRETS", s.IgnoreMissingSecrets)
+	add("VAULT_ENV_PASSTHROUGH", s.EnvPassthrough)
+	add("VAULT_ENV_DAEMON", s.EnvDaemon)
+	add("VAULT_ENV_DELAY", s.EnvDelay)
+	add("VAULT_ENV_FROM_PATH", s.EnvFromPath)
+	add("VAULT_LOG_LEVEL", s.LogLevel)
+	add("VAULT_JSON_LOG", s.JSONLog)
+	add("VAULT_TRANSIT_KEY_ID", s.TransitKeyID)
+	add("VAULT_TRANSIT_PATH", s.TransitPath)
+	add("VAULT_TRANSIT_BATCH_SIZE", s.TransitBatchSize)
+	switch {
+	case s.TokenAuthVolume != "":
+		add("VAULT_TOKEN_FILE", TokenMountPath+s.TokenAuthFile)
+	case s.VaultAgent:
+		add("VAULT_TOKEN_FILE", AgentTokenFile)
+	}
+	if s.SATokenDir != DefaultSATokenDir {
+		add("KUBERNETES_SERVICE_ACCOUNT_TOKEN", s.SATokenDir+"/token")
+	}
+	return out
+}
+
+// securityContext is the restricted context of the injected containers (so
+// pods pass Pod Security "restricted"), adjustable by annotations.
+func (s *Settings) securityContext() *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: &s.AllowPrivEscalation,
+		ReadOnlyRootFilesystem:   &s.ReadOnlyRootFS,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	if s.RunAsNonRoot {
+		t := true
+		sc.RunAsNonRoot = &t
+	}
+	if s.RunAsUser > 0 {
+		u := s.RunAsUser
+		sc.RunAsUser = &u
+	}
+	if s.RunAsGroup > 0 {
+		g := s.RunAsGroup
+		sc.RunAsGroup = &g
+	}
+	return sc
+}
+
+// podLevel adds the marker annotation, the volumes and the init containers.
+// It runs after every container was wrapped: inserting init containers
+// shifts their indices.
+func (b *builder) podLevel(defaultImage string) {
+	p, s, pod := b.patch, b.s, b.pod
+	if len(pod.Annotations) == 0 {
+		p.Set("/metadata/annotations", map[string]string{MutatedAnnotation: "true"})
+	} else {
+		p.Set(Pointer("metadata", "annotations", MutatedAnnotation), "true")
+	}
+
+	hasVolumes := len(pod.Spec.Volumes) > 0
+	p.Append("/spec/volumes", hasVolumes, map[string]any{
+		"name":     VolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
+	})
+	if s.TLSSecret != "" {
+		p.Append("/spec/volumes", hasVolumes, map[string]any{
+			"name": TLSVolumeName,
+			"secret": map[string]any{
+				"secretName": s.TLSSecret,
+				"items":      []map[string]string{{"key": "ca.crt", "path": "ca.crt"}},
+			},
+		})
+	}
+	if s.VaultAgent {
+		p.Append("/spec/volumes", hasVolumes, map[string]any{
+			"name": AgentConfigVolumeName,
+			"configMap": map[string]any{
+				"name":  s.VaultAgentConfigMap,
+				"items": []map[string]string{{"key": "config.hcl", "path": "config.hcl"}},
+			},
+		})
+	}
+
+	image := s.EnvImage
+	if image == "" {
+		image = defaultImage
+	}
+	inits := []any{containerJSON{
+		Container: corev1.Container{
+			Name:                     InitContainerName,
+			Image:                    image,
+			ImagePullPolicy:          corev1.PullPolicy(s.EnvImagePullPolicy),
+			Command:                  []string{VaultEnvInImage, "copy", MountPath},
+			VolumeMounts:             []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
+			SecurityContext:          s.securityContext(),
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		},
+		Resources: initResources,
+	}}
+	if s.VaultAgent {
+		inits = append(inits, b.agentContainer())
+	}
+	if len(pod.Spec.InitContainers) == 0 {
+		p.Set("/spec/initContainers", inits)
+		return
+	}
+	for i, c := range inits {
+		p.Insert("/spec/initContainers", true, i, c)
+	}
+}
+
+// agentContainer runs the Vault agent, which logs in and writes the token
+// file vault-env then uses. With vault-agent-once it exits after auth (a
+// plain init container); otherwise it keeps renewing as a native sidecar,
+// with a startup probe so that later containers start after the token exists.
+func (b *builder) agentContainer() containerJSON {
+	s := b.s
+	cmd := []string{"vault", "agent", "-config=" + AgentConfigMountPath + "config.hcl"}
+	c := corev1.Container{
+		Name:            AgentContainerName,
+		Image:           s.VaultImage,
+		ImagePullPolicy: corev1.PullPolicy(s.VaultImagePullPolicy),
+		SecurityContext: s.securityContext(),
+		Env: []corev1.EnvVar{
+			{Name: "VAULT_ADDR", Value: s.VaultAddr},
+			{Name: "SKIP_SETCAP", Value: "true"},
+		},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: VolumeName, MountPath: MountPath},
+			{Name: AgentConfigVolumeName, MountPath: AgentConfigMountPath, ReadOnly: true},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	if s.SkipVerify != "" {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_SKIP_VERIFY", Value: s.SkipVerify})
+	}
+	if s.VaultNamespace != "" {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_NAMESPACE", Value: s.VaultNamespace})
+	}
+	if s.TLSSecret != "" {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_CACERT", Value: TLSMountPath + "ca.crt"})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
+	}
+	if b.saMount != nil {
+		c.VolumeMounts = append(c.VolumeMounts, *b.saMount)
+	}
+	if s.VaultAgentOnce {
+		cmd = append(cmd, "-exit-after-auth")
+	} else {
+		always := corev1.ContainerRestartPolicyAlways
+		c.RestartPolicy = &always
+		c.StartupProbe = &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-s", AgentTokenFile}}},
+			PeriodSeconds:    1,
+			FailureThreshold: 120,
+		}
+	}
+	c.Command = cmd
+	return containerJSON{Container: c, Resources: agentResources}
+}

@@ -1,0 +1,399 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
+)
+
+// ErrNotFound is what a Lookups implementation returns (wrapped or not) when
+// the Secret or ConfigMap does not exist: the webhook then treats the
+// reference as holding no Vault reference, and the kubelet fails or skips
+// the pod exactly as it would without the webhook.
+var ErrNotFound = errors.New("not found")
+
+// Lookups reads the data of Secrets and ConfigMaps in the pod's namespace.
+// The webhook's main wires the kube client in; tests use a map.
+type Lookups interface {
+	SecretData(ctx context.Context, namespace, name string) (map[string][]byte, error)
+	ConfigMapData(ctx context.Context, namespace, name string) (map[string]string, error)
+}
+
+// ImageRequest asks for an image's ENTRYPOINT and CMD.
+type ImageRequest struct {
+	Image          string
+	Namespace      string
+	ServiceAccount string   // whose imagePullSecrets to use after the pod's
+	PullSecrets    []string // the pod's imagePullSecrets, in order
+	SkipVerify     bool     // registry-skip-verify
+}
+
+// ImageConfig is the part of an image's configuration the webhook needs.
+type ImageConfig struct {
+	Entrypoint, Cmd []string
+	Warnings        []string
+}
+
+// ImageConfigs looks image configurations up (in the registry).
+type ImageConfigs interface {
+	ImageConfig(ctx context.Context, req ImageRequest) (ImageConfig, error)
+}
+
+// Config is the webhook-wide configuration of the mutation.
+type Config struct {
+	VaultAddr          string   // VAULT_ADDR written into pods unless vault-addr is annotated
+	VaultEnvImage      string   // image of the copy-vault-env init container
+	Namespace          string   // the webhook's own namespace: never mutated
+	ExcludedNamespaces []string // more namespaces never mutated (kube-system and kube-public always are)
+	AllowedVaultAddrs  []string // vault-addr annotations allowed ("*" or scheme://host[:port])
+	LeastPrivilege     bool     // read no Secrets/ConfigMaps: wrap every container that uses them
+	Defaults           map[string]string
+	// OnLookup, when set, is told of each Secret/ConfigMap/image lookup:
+	// kind is "secret", "configmap" or "image"; result "found", "not_found"
+	// or "error".
+	OnLookup func(kind, result string)
+}
+
+// Mutator decides how a pod is mutated. It performs no I/O of its own: the
+// Lookups and ImageConfigs it is given do.
+type Mutator struct {
+	cfg     Config
+	lookups Lookups
+	images  ImageConfigs
+}
+
+// NewMutator validates cfg. lookups may be nil only in least-privilege mode;
+// images may be nil (containers without a command are then refused).
+func NewMutator(cfg Config, lookups Lookups, images ImageConfigs) (*Mutator, error) {
+	if cfg.VaultAddr == "" {
+		return nil, errors.New("failed to configure mutation: vault address is empty")
+	}
+	if cfg.VaultEnvImage == "" {
+		return nil, errors.New("failed to configure mutation: vault-env image is empty")
+	}
+	if lookups == nil && !cfg.LeastPrivilege {
+		return nil, errors.New("failed to configure mutation: no Secret/ConfigMap lookups outside least-privilege mode")
+	}
+	if _, err := parseSettings(nil, cfg.Defaults, &cfg, "default"); err != nil {
+		return nil, fmt.Errorf("failed to configure mutation: webhook-wide default: %w", err)
+	}
+	return &Mutator{cfg: cfg, lookups: lookups, images: images}, nil
+}
+
+// Request is one pod admission.
+type Request struct {
+	Namespace string // the request's namespace (the pod's may be empty)
+	Operation string // CREATE, UPDATE, ...
+	DryRun    bool
+	Pod       *corev1.Pod
+}
+
+// Outcome reasons reported by Result.Reason (also metric labels).
+const (
+	ReasonMutated           = "mutated"
+	ReasonNoReferences      = "no_references"
+	ReasonSkipAnnotation    = "skip_annotation"
+	ReasonExcludedNamespace = "excluded_namespace"
+	ReasonAlreadyMutated    = "already_mutated"
+	ReasonNotCreate         = "not_create"
+)
+
+// Result is the decision: a patch (possibly empty) and warnings for the user.
+type Result struct {
+	Patch    *Patch
+	Reason   string
+	Warnings []string
+}
+
+// Denied is a refusal the user must fix; Message is shown to them.
+type Denied struct {
+	Reason  string // metric label: invalid_annotation, vault_addr_refused, no_command, conflict
+	Message string
+}
+
+func (d *Denied) Error() string { return d.Message }
+
+// Mutate decides the patch for one pod.
+func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
+	pod := req.Pod
+	if req.Operation != "" && req.Operation != "CREATE" {
+		return Result{Patch: &Patch{}, Reason: ReasonNotCreate}, nil
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = pod.Namespace
+	}
+	if m.excluded(ns) {
+		return Result{Patch: &Patch{}, Reason: ReasonExcludedNamespace}, nil
+	}
+	if isMutated(pod) {
+		return Result{Patch: &Patch{}, Reason: ReasonAlreadyMutated}, nil
+	}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	s, err := parseSettings(pod.Annotations, m.cfg.Defaults, &m.cfg, sa)
+	if err != nil {
+		return Result{}, &Denied{Reason: "invalid_annotation", Message: err.Error()}
+	}
+	if s.Skip {
+		return Result{Patch: &Patch{}, Reason: ReasonSkipAnnotation}, nil
+	}
+	if v, ok := pod.Annotations[AnnotationPrefix+AnnVaultAddr]; ok && strings.TrimSpace(v) != "" {
+		addr, err := checkVaultAddr(strings.TrimSpace(v), m.cfg.VaultAddr, m.cfg.AllowedVaultAddrs)
+		if err != nil {
+			return Result{}, &Denied{Reason: "vault_addr_refused", Message: err.Error()}
+		}
+		s.VaultAddr = addr
+	}
+	if s.VaultAgent && s.VaultAgentConfigMap == "" {
+		return Result{}, &Denied{Reason: "invalid_annotation", Message: "annotation " + AnnotationPrefix + AnnVaultAgent +
+			" needs " + AnnotationPrefix + AnnVaultAgentConfigMap + " (a ConfigMap with config.hcl): the webhook does not create ConfigMaps"}
+	}
+
+	lk := &lookupCache{m: m, ns: ns}
+	var wrapInit, wrapMain []int
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == InitContainerName {
+			continue
+		}
+		need, err := m.needsVault(ctx, lk, &pod.Spec.InitContainers[i], &s)
+		if err != nil {
+			return Result{}, err
+		}
+		if need {
+			wrapInit = append(wrapInit, i)
+		}
+	}
+	for i := range pod.Spec.Containers {
+		need, err := m.needsVault(ctx, lk, &pod.Spec.Containers[i], &s)
+		if err != nil {
+			return Result{}, err
+		}
+		if need {
+			wrapMain = append(wrapMain, i)
+		}
+	}
+	if len(wrapInit) == 0 && len(wrapMain) == 0 {
+		return Result{Patch: &Patch{}, Reason: ReasonNoReferences}, nil
+	}
+	if err := checkConflicts(pod, &s); err != nil {
+		return Result{}, err
+	}
+
+	b := &builder{pod: pod, s: &s, patch: &Patch{}}
+	var warnings []string
+	for _, i := range wrapInit {
+		w, err := m.wrap(ctx, b, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
+		if err != nil {
+			return Result{}, err
+		}
+		warnings = append(warnings, w...)
+	}
+	for _, i := range wrapMain {
+		w, err := m.wrap(ctx, b, "containers", i, &pod.Spec.Containers[i], ns, sa)
+		if err != nil {
+			return Result{}, err
+		}
+		warnings = append(warnings, w...)
+	}
+	b.podLevel(m.cfg.VaultEnvImage)
+	return Result{Patch: b.patch, Reason: ReasonMutated, Warnings: warnings}, nil
+}
+
+func (m *Mutator) excluded(ns string) bool {
+	switch ns {
+	case "kube-system", "kube-public":
+		return true
+	}
+	if m.cfg.Namespace != "" && ns == m.cfg.Namespace {
+		return true
+	}
+	return slices.Contains(m.cfg.ExcludedNamespaces, ns)
+}
+
+// isMutated reports whether the webhook already mutated pod.
+func isMutated(pod *corev1.Pod) bool {
+	if _, ok := pod.Annotations[MutatedAnnotation]; ok {
+		return true
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == InitContainerName {
+			return true
+		}
+	}
+	return false
+}
+
+// needsVault reports whether a container must be wrapped by vault-env.
+func (m *Mutator) needsVault(ctx context.Context, lk *lookupCache, c *corev1.Container, s *Settings) (bool, error) {
+	if s.EnvFromPath != "" {
+		return true, nil
+	}
+	for _, e := range c.Env {
+		if ref.Contains(e.Value) {
+			return true, nil
+		}
+	}
+	if m.cfg.LeastPrivilege {
+		if len(c.EnvFrom) > 0 {
+			return true, nil
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && (e.ValueFrom.SecretKeyRef != nil || e.ValueFrom.ConfigMapKeyRef != nil) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			continue
+		}
+		if r := e.ValueFrom.SecretKeyRef; r != nil {
+			data, err := lk.secret(ctx, r.Name)
+			if err != nil {
+				return false, err
+			}
+			if v, ok := data[r.Key]; ok && ref.Contains(string(v)) {
+				return true, nil
+			}
+		}
+		if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+			data, err := lk.configMap(ctx, r.Name)
+			if err != nil {
+				return false, err
+			}
+			if v, ok := data[r.Key]; ok && ref.Contains(v) {
+				return true, nil
+			}
+		}
+	}
+	for _, ef := range c.EnvFrom {
+		if r := ef.SecretRef; r != nil {
+			data, err := lk.secret(ctx, r.Name)
+			if err != nil {
+				return false, err
+			}
+			for _, v := range data {
+				if ref.Contains(string(v)) {
+					return true, nil
+				}
+			}
+		}
+		if r := ef.ConfigMapRef; r != nil {
+			data, err := lk.configMap(ctx, r.Name)
+			if err != nil {
+				return false, err
+			}
+			for _, v := range data {
+				if ref.Contains(v) {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
+// LookupError is a Secret/ConfigMap/image lookup that failed for a reason
+// other than "not found"; the pod is refused because the webhook cannot
+// decide.
+type LookupError struct {
+	Kind, Name string
+	Err        error
+}
+
+func (e *LookupError) Error() string {
+	return fmt.Sprintf("failed to read %s %s: %v", e.Kind, e.Name, e.Err)
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
+// lookupCache reads each Secret/ConfigMap at most once per review. A missing
+// object reads as empty data. Whether the reference is optional does not
+// matter to the decision: a missing object holds no Vault reference either
+// way, and the kubelet applies optional as usual.
+type lookupCache struct {
+	m       *Mutator
+	ns      string
+	secrets map[string]map[string][]byte
+	cms     map[string]map[string]string
+}
+
+func (l *lookupCache) observe(kind string, err error) {
+	if l.m.cfg.OnLookup == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		l.m.cfg.OnLookup(kind, "found")
+	case errors.Is(err, ErrNotFound):
+		l.m.cfg.OnLookup(kind, "not_found")
+	default:
+		l.m.cfg.OnLookup(kind, "error")
+	}
+}
+
+func (l *lookupCache) secret(ctx context.Context, name string) (map[string][]byte, error) {
+	if d, ok := l.secrets[name]; ok {
+		return d, nil
+	}
+	d, err := l.m.lookups.SecretData(ctx, l.ns, name)
+	l.observe("secret", err)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, &LookupError{Kind: "Secret", Name: l.ns + "/" + name, Err: err}
+	}
+	if l.secrets == nil {
+		l.secrets = map[string]map[string][]byte{}
+	}
+	l.secrets[name] = d
+	return d, nil
+}
+
+func (l *lookupCache) configMap(ctx context.Context, name string) (map[string]string, error) {
+	if d, ok := l.cms[name]; ok {
+		return d, nil
+	}
+	d, err := l.m.lookups.ConfigMapData(ctx, l.ns, name)
+	l.observe("configmap", err)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, &LookupError{Kind: "ConfigMap", Name: l.ns + "/" + name, Err: err}
+	}
+	if l.cms == nil {
+		l.cms = map[string]map[string]string{}
+	}
+	l.cms[name] = d
+	return d, nil
+}
+
+// checkConflicts refuses pods whose names or paths collide with what the
+// mutation adds; the apiserver would refuse the mutated pod anyway, with a
+// less helpful message.
+func checkConflicts(pod *corev1.Pod, s *Settings) error {
+	taken := map[string]bool{}
+	for _, v := range pod.Spec.Volumes {
+		taken[v.Name] = true
+	}
+	for _, name := range []string{VolumeName, TLSVolumeName, AgentConfigVolumeName} {
+		if taken[name] {
+			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has a volume named %q, which the webhook adds", name)}
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == AgentContainerName && s.VaultAgent {
+			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has an init container named %q", AgentContainerName)}
+		}
+	}
+	if s.TokenAuthVolume != "" && !taken[s.TokenAuthVolume] {
+		return &Denied{Reason: "invalid_annotation", Message: fmt.Sprintf("annotation %s%s names volume %q, which the pod does not have", AnnotationPrefix, AnnTokenAuthMount, s.TokenAuthVolume)}
+	}
+	return nil
+}

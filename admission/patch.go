@@ -1,0 +1,111 @@
+package admission
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// OpKind is an RFC 6902 operation. The set is closed: the mutation only ever
+// adds members and array elements, or replaces values that exist.
+type OpKind string
+
+// The operations the mutation emits.
+const (
+	OpAdd     OpKind = "add"
+	OpReplace OpKind = "replace"
+)
+
+// Op is one RFC 6902 operation.
+type Op struct {
+	Op    OpKind `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// Pointer builds an RFC 6901 JSON pointer from reference tokens, escaping
+// "~" as "~0" before "/" as "~1".
+func Pointer(tokens ...string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		t = strings.ReplaceAll(t, "~", "~0")
+		t = strings.ReplaceAll(t, "/", "~1")
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// Index renders an array index as a pointer token.
+func Index(i int) string { return strconv.Itoa(i) }
+
+// Patch accumulates operations. It remembers which arrays it has already
+// created so that the first add to a missing array creates it and later adds
+// append with "/-".
+type Patch struct {
+	ops     []Op
+	created map[string]bool
+}
+
+// Ops returns the operations in order.
+func (p *Patch) Ops() []Op { return p.ops }
+
+// Len is the number of operations.
+func (p *Patch) Len() int { return len(p.ops) }
+
+// Set adds or replaces the member at path (RFC 6902 "add" on an object member
+// replaces an existing value).
+func (p *Patch) Set(path string, value any) {
+	p.ops = append(p.ops, Op{Op: OpAdd, Path: path, Value: value})
+}
+
+// Replace replaces an existing value.
+func (p *Patch) Replace(path string, value any) {
+	p.ops = append(p.ops, Op{Op: OpReplace, Path: path, Value: value})
+}
+
+// Append appends value to the array at path. exists says whether the array is
+// present (non-empty) in the original document; when it is not, the first
+// append creates the array and later ones use "/-".
+func (p *Patch) Append(path string, exists bool, value any) {
+	if !exists && !p.created[path] {
+		if p.created == nil {
+			p.created = map[string]bool{}
+		}
+		p.created[path] = true
+		p.ops = append(p.ops, Op{Op: OpAdd, Path: path, Value: []any{value}})
+		return
+	}
+	p.ops = append(p.ops, Op{Op: OpAdd, Path: path + "/-", Value: value})
+}
+
+// Insert inserts value at index i of the array at path, creating the array
+// when it does not exist.
+func (p *Patch) Insert(path string, exists bool, i int, value any) {
+	if !exists && !p.created[path] {
+		p.Append(path, false, value)
+		return
+	}
+	p.ops = append(p.ops, Op{Op: OpAdd, Path: path + "/" + Index(i), Value: value})
+}
+
+// Marshal renders the patch as JSON. An empty patch renders as nil: the
+// response then carries no patch and no patchType.
+func (p *Patch) Marshal() ([]byte, error) {
+	if len(p.ops) == 0 {
+		return nil, nil
+	}
+	for _, op := range p.ops {
+		switch op.Op {
+		case OpAdd, OpReplace:
+		default:
+			return nil, fmt.Errorf("failed to marshal patch: operation %q is not allowed", op.Op)
+		}
+	}
+	b, err := json.Marshal(p.ops)
+	if err != nil {
+		return nil, fmt.Errorf("failed to marshal patch: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,237 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// DefaultMaxBodyBytes bounds an AdmissionReview request body. The apiserver
+// itself limits objects to about 3 MiB; a review wraps one object plus
+// metadata.
+const DefaultMaxBodyBytes = 4 << 20
+
+// DefaultReviewTimeout applies when the apiserver sends no ?timeout=.
+const DefaultReviewTimeout = 10 * time.Second
+
+// Handler serves POST /pods: a mutating AdmissionReview (admission.k8s.io/v1)
+// of a Pod. Transport concerns live here; the decision is Mutator's.
+type Handler struct {
+	Mutator      *Mutator
+	Metrics      *Metrics     // may be nil
+	Log          *slog.Logger // may be nil
+	MaxBodyBytes int64        // 0 means DefaultMaxBodyBytes
+}
+
+// reviewOut is the AdmissionReview the webhook writes back.
+type reviewOut struct {
+	APIVersion string       `json:"apiVersion"`
+	Kind       string       `json:"kind"`
+	Response   *responseOut `json:"response"`
+}
+
+type responseOut struct {
+	UID       string     `json:"uid"`
+	Allowed   bool       `json:"allowed"`
+	Status    *statusOut `json:"status,omitempty"`
+	Patch     []byte     `json:"patch,omitempty"`
+	PatchType string     `json:"patchType,omitempty"`
+	Warnings  []string   `json:"warnings,omitempty"`
+}
+
+type statusOut struct {
+	Code    int32  `json:"code,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Review outcomes (metric label "outcome").
+const (
+	OutcomeAllowed = "allowed" // allowed, with or without a patch
+	OutcomeDenied  = "denied"  // refused: the pod must be fixed
+	OutcomeError   = "error"   // the webhook could not decide, or the request was malformed
+)
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// ServeHTTP implements the admission checklist: POST only, bounded body,
+// JSON only, admission.k8s.io/v1 AdmissionReview with a request, UID echoed,
+// HTTP 200 whenever a review can be written, panics recovered, ?timeout=
+// honoured.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h.Metrics.inFlight(1)
+	defer h.Metrics.inFlight(-1)
+	outcome, reason := OutcomeError, "panic"
+	defer func() {
+		if p := recover(); p != nil {
+			h.log().Error("panic while serving admission review", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			httpError(w, http.StatusInternalServerError, "internal error")
+		}
+		h.Metrics.observeReview(outcome, reason, time.Since(start))
+	}()
+	outcome, reason = h.serve(w, r)
+}
+
+// httpError is the one writer of non-review HTTP errors; callers return
+// right after it.
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, "only POST is allowed")
+		return OutcomeError, "bad_method"
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		httpError(w, http.StatusUnsupportedMediaType, "content type must be application/json")
+		return OutcomeError, "bad_content_type"
+	}
+	max := h.MaxBodyBytes
+	if max <= 0 {
+		max = DefaultMaxBodyBytes
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", max))
+			return OutcomeError, "body_too_large"
+		}
+		httpError(w, http.StatusBadRequest, "failed to read request body")
+		return OutcomeError, "bad_body"
+	}
+	var in admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &in); err != nil {
+		httpError(w, http.StatusBadRequest, "request body is not an AdmissionReview")
+		return OutcomeError, "bad_review"
+	}
+	if in.APIVersion != "admission.k8s.io/v1" || in.Kind != "AdmissionReview" {
+		httpError(w, http.StatusBadRequest, "only admission.k8s.io/v1 AdmissionReview is supported")
+		return OutcomeError, "bad_api_version"
+	}
+	if in.Request == nil {
+		httpError(w, http.StatusBadRequest, "AdmissionReview has no request")
+		return OutcomeError, "no_request"
+	}
+	req := in.Request
+	if req.UID == "" {
+		httpError(w, http.StatusBadRequest, "AdmissionReview request has no uid")
+		return OutcomeError, "no_uid"
+	}
+
+	timeout := DefaultReviewTimeout
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 && d < timeout {
+			timeout = d
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	resp, outcome, reason := h.decide(ctx, req)
+	resp.UID = string(req.UID)
+	out := reviewOut{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", Response: resp}
+	b, err := json.Marshal(out)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "failed to encode AdmissionReview")
+		return OutcomeError, "encode"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return outcome, reason
+}
+
+// decide turns a request into a response. It never fails: every problem
+// becomes a response with allowed=false and a status code.
+func (h *Handler) decide(ctx context.Context, req *admissionv1.AdmissionRequest) (resp *responseOut, outcome, reason string) {
+	logger := h.log().With("uid", string(req.UID), "namespace", req.Namespace, "operation", string(req.Operation))
+	deny := func(code int32, reason, msg string) *responseOut {
+		return &responseOut{Allowed: false, Status: &statusOut{Code: code, Reason: http.StatusText(int(code)), Message: msg}}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("panic while deciding admission", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			resp, outcome, reason = deny(http.StatusInternalServerError, "panic", "vault-secrets-webhook: internal error"), OutcomeError, "panic"
+		}
+	}()
+
+	if req.Kind.Group != "" || req.Kind.Version != "v1" || req.Kind.Kind != "Pod" {
+		logger.Warn("refused review of a kind other than Pod", "kind", req.Kind.Kind)
+		return deny(http.StatusBadRequest, "bad_kind", "vault-secrets-webhook only handles v1 Pods"), OutcomeError, "bad_kind"
+	}
+	if req.SubResource != "" {
+		// e.g. pods/ephemeralcontainers: never touched.
+		return &responseOut{Allowed: true}, OutcomeAllowed, "subresource"
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil || len(req.Object.Raw) == 0 {
+		logger.Warn("request object is not a Pod")
+		return deny(http.StatusBadRequest, "bad_object", "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
+	}
+	name := pod.Name
+	if name == "" {
+		name = pod.GenerateName
+	}
+	logger = logger.With("pod", name)
+	dryRun := req.DryRun != nil && *req.DryRun
+
+	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: string(req.Operation), DryRun: dryRun, Pod: &pod})
+	if err != nil {
+		var d *Denied
+		var le *LookupError
+		switch {
+		case errors.As(err, &d):
+			code := int32(http.StatusBadRequest)
+			if d.Reason == "vault_addr_refused" {
+				code = http.StatusForbidden
+			}
+			logger.Info("pod refused", "reason", d.Reason, "message", d.Message)
+			return deny(code, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeDenied, d.Reason
+		case errors.As(err, &le):
+			logger.Error("lookup failed", "kind", le.Kind, "name", le.Name, "error", le.Err.Error())
+			msg := fmt.Sprintf("vault-secrets-webhook: failed to read %s %s", le.Kind, le.Name)
+			if ctx.Err() != nil {
+				return deny(http.StatusGatewayTimeout, "timeout", msg+": timed out"), OutcomeError, "timeout"
+			}
+			return deny(http.StatusInternalServerError, "lookup_failed", msg), OutcomeError, "lookup_failed"
+		default:
+			logger.Error("mutation failed", "error", err.Error())
+			return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
+		}
+	}
+	patch, err := res.Patch.Marshal()
+	if err != nil {
+		logger.Error("patch failed", "error", err.Error())
+		return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
+	}
+	resp = &responseOut{Allowed: true, Warnings: res.Warnings}
+	if patch != nil {
+		resp.Patch = patch
+		resp.PatchType = string(admissionv1.PatchTypeJSONPatch)
+	}
+	logger.Info("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
+	return resp, OutcomeAllowed, res.Reason
+}

@@ -1,0 +1,133 @@
+package admission
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// VaultAddrError says why a vault-addr annotation was refused. Message is
+// safe to show to the user who created the pod.
+type VaultAddrError struct{ Reason string }
+
+func (e *VaultAddrError) Error() string {
+	return "annotation " + AnnotationPrefix + AnnVaultAddr + " refused: " + e.Reason
+}
+
+// metadataHosts are cloud instance-metadata names that are refused whatever
+// the allow-list says.
+var metadataHosts = []string{
+	"metadata.google.internal",
+	"metadata",
+	"metadata.azure.internal",
+	"instance-data",
+	"instance-data.ec2.internal",
+}
+
+// metadataAddrs are instance-metadata addresses refused whatever the
+// allow-list says (AWS, GCP, Azure, OpenStack, Alibaba, Oracle, AWS ECS).
+var metadataAddrs = []netip.Prefix{
+	netip.MustParsePrefix("169.254.0.0/16"), // IPv4 link-local: AWS/GCP/Azure 169.254.169.254, ECS 169.254.170.2
+	netip.MustParsePrefix("fe80::/10"),      // IPv6 link-local
+	netip.MustParsePrefix("fd00:ec2::254/128"),
+	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud
+	netip.MustParsePrefix("192.0.0.192/32"),     // Oracle Cloud
+}
+
+// checkVaultAddr validates a vault-addr annotation: an absolute http(s) URL
+// without userinfo, query or fragment, never an instance-metadata address,
+// and allowed by the operator's allow-list. allow entries are either "*"
+// (any address that passes the other checks) or a URL whose scheme and
+// host[:port] must match exactly. The webhook-wide address itself is always
+// allowed.
+func checkVaultAddr(raw, webhookAddr string, allow []string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return "", &VaultAddrError{Reason: "not an absolute URL"}
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", &VaultAddrError{Reason: "scheme must be http or https"}
+	}
+	if u.User != nil {
+		return "", &VaultAddrError{Reason: "userinfo is not allowed"}
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", &VaultAddrError{Reason: "query and fragment are not allowed"}
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "" {
+		return "", &VaultAddrError{Reason: "no host"}
+	}
+	for _, m := range metadataHosts {
+		if host == m {
+			return "", &VaultAddrError{Reason: "cloud metadata addresses are never allowed"}
+		}
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap().WithZone("")
+		for _, p := range metadataAddrs {
+			if p.Contains(ip) {
+				return "", &VaultAddrError{Reason: "cloud metadata addresses are never allowed"}
+			}
+		}
+	} else if looksNumeric(host) {
+		// 2852039166, 0xa9fea9fe, 0251.0376.0251.0376: resolvers that accept
+		// inet_aton forms would reach an IP we cannot vet.
+		return "", &VaultAddrError{Reason: "numeric host names must be canonical IP addresses"}
+	}
+	canonical := u.String()
+	if sameOrigin(u, webhookAddr) {
+		return canonical, nil
+	}
+	for _, a := range allow {
+		if a == "*" || sameOrigin(u, a) {
+			return canonical, nil
+		}
+	}
+	return "", &VaultAddrError{Reason: fmt.Sprintf("%s://%s is not in the webhook's allow-list (--allowed-vault-addrs)", u.Scheme, u.Host)}
+}
+
+// looksNumeric reports whether host is an inet_aton style IPv4 form (one to
+// four dot-separated decimal, octal or 0x-hex numbers) that a lenient
+// resolver would treat as an address.
+func looksNumeric(host string) bool {
+	parts := strings.Split(host, ".")
+	if len(parts) > 4 {
+		return false
+	}
+	for _, p := range parts {
+		digits := p
+		hex := strings.HasPrefix(p, "0x")
+		if hex {
+			digits = p[2:]
+		}
+		if digits == "" && !hex {
+			return false
+		}
+		for _, r := range digits {
+			if !(r >= '0' && r <= '9' || hex && r >= 'a' && r <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameOrigin compares scheme and host[:port], with default ports made
+// explicit.
+func sameOrigin(u *url.URL, other string) bool {
+	o, err := url.Parse(other)
+	if err != nil || o.Host == "" {
+		return false
+	}
+	return u.Scheme == o.Scheme && hostPort(u) == hostPort(o)
+}
+
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")) + ":" + port
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
+	vswtls "github.com/vault-secrets-webhook/vault-secrets-webhook/tls"
+)
+
+// Server limits. Reviews are bounded by the apiserver's timeoutSeconds (at
+// most 30s), so WriteTimeout leaves room for that plus encoding.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 40 * time.Second
+	idleTimeout       = 90 * time.Second
+	maxHeaderBytes    = 64 << 10
+	readyzKubeTimeout = 3 * time.Second
+	selfSignedTTL     = 365 * 24 * time.Hour
+)
+
+// run parses the configuration, wires the parts and serves until ctx is
+// done. listening, when not nil, receives the bound address (tests).
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, listening chan<- string) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	kc, err := kubeClient(cfg, getenv)
+	if err != nil && !errors.Is(err, errNoKube) {
+		return err
+	}
+	if kc == nil && (!cfg.LeastPrivilege || cfg.TLSSelfSigned) {
+		return fmt.Errorf("failed to configure kubernetes client: %w (set --kube-server, run in a cluster, or use --least-privilege with certificate files)", errNoKube)
+	}
+
+	metrics := admission.NewMetrics()
+	mcfg := admission.Config{
+		VaultAddr:          cfg.VaultAddr,
+		VaultEnvImage:      cfg.VaultEnvImage,
+		Namespace:          cfg.Namespace,
+		ExcludedNamespaces: cfg.ExcludedNS,
+		AllowedVaultAddrs:  cfg.AllowedVaultAddrs,
+		LeastPrivilege:     cfg.LeastPrivilege,
+		Defaults:           cfg.Defaults,
+		OnLookup:           metrics.ObserveLookup,
+	}
+	var lookups admission.Lookups
+	if kc != nil {
+		lookups = kubeLookups{c: kc}
+	}
+	mut, err := admission.NewMutator(mcfg, lookups, newImages(cfg, kc, log))
+	if err != nil {
+		return err
+	}
+
+	// The serving certificate.
+	var src vswtls.Source
+	var notAfter func() time.Time
+	if cfg.TLSSelfSigned {
+		ss, err := vswtls.GenerateSelfSigned(cfg.TLSHosts, selfSignedTTL, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := vswtls.PublishCABundle(ctx, kc, cfg.WebhookConfigName, ss.CAPEM); err != nil {
+			return err
+		}
+		log.Info("published self-signed CA", "webhookConfiguration", cfg.WebhookConfigName)
+		src, notAfter = ss.Source, ss.Source.NotAfter
+	} else {
+		fsrc, err := vswtls.NewFileSource(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		if err != nil {
+			return err
+		}
+		go fsrc.Run(ctx, cfg.TLSReloadInterval)
+		src, notAfter = fsrc, fsrc.NotAfter
+	}
+	metrics.Gauge("vsw_tls_certificate_expiry_timestamp_seconds", "Expiry of the serving certificate, as a Unix time.",
+		func() float64 { return float64(notAfter().Unix()) })
+
+	mux := http.NewServeMux()
+	mux.Handle("/pods", &admission.Handler{Mutator: mut, Metrics: metrics, Log: log})
+	mux.Handle("/metrics", metrics)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := src.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "certificate: "+err.Error()+"\n")
+			return
+		}
+		if kc != nil {
+			kctx, cancel := context.WithTimeout(r.Context(), readyzKubeTimeout)
+			defer cancel()
+			if err := kc.Ready(kctx); err != nil {
+				log.Warn("readyz: kubernetes API not reachable", "error", err.Error())
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "kubernetes API not reachable\n")
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+
+	srv := &http.Server{
+		Handler:           mux,
+		TLSConfig:         vswtls.ServerConfig(src),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("failed to listen on %s: %w", cfg.ListenAddress, err)
+	}
+	log.Info("serving", "address", ln.Addr().String(), "leastPrivilege", cfg.LeastPrivilege, "vaultAddr", cfg.VaultAddr)
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("failed to serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("failed to shut down gracefully: %w", err)
+	}
+	return nil
+}
+
+// kubeClient builds the Kubernetes client from flags, or in-cluster.
+func kubeClient(cfg *config, getenv func(string) string) (*kube.Client, error) {
+	var kcfg kube.Config
+	switch {
+	case cfg.KubeServer != "":
+		kcfg = kube.Config{Server: cfg.KubeServer, CAFile: cfg.KubeCAFile, TokenFile: cfg.KubeTokenFile}
+	case getenv("KUBERNETES_SERVICE_HOST") != "":
+		c, err := kube.InClusterConfig()
+		if err != nil {
+			return nil, err
+		}
+		kcfg = c
+	default:
+		return nil, errNoKube
+	}
+	return kube.New(kcfg)
+}
