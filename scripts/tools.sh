@@ -134,19 +134,30 @@ build_promtool() {
 	rm -rf "$out/x" "$out/deb"
 }
 
+# with_lock runs a build under a per-tool lock, so concurrent callers (tests,
+# several sandboxes, several developers' shells) wait for one build instead of
+# deleting each other's work trees.
+with_lock() {
+	local name=$1; shift
+	(
+		flock 9
+		"$@"
+	) 9>"$cache/.lock-$name"
+}
+
 tool_path() {
 	case $1 in
-	kube-apiserver | kube-controller-manager | kubectl) build_kube; echo "$cache/kube-$KUBE_VERSION/bin/$1" ;;
-	vault) build_vault; echo "$cache/vault-$VAULT_VERSION/bin/vault" ;;
-	helm) build_helm; echo "$cache/helm-$HELM_VERSION/bin/helm" ;;
-	promtool) build_promtool; echo "$cache/promtool/bin/promtool" ;;
+	kube-apiserver | kube-controller-manager | kubectl) with_lock kube build_kube; echo "$cache/kube-$KUBE_VERSION/bin/$1" ;;
+	vault) with_lock vault build_vault; echo "$cache/vault-$VAULT_VERSION/bin/vault" ;;
+	helm) with_lock helm build_helm; echo "$cache/helm-$HELM_VERSION/bin/helm" ;;
+	promtool) with_lock promtool build_promtool; echo "$cache/promtool/bin/promtool" ;;
 	*) log "unknown tool $1"; return 2 ;;
 	esac
 }
 
 case ${1:-} in
 path) tool_path "$2" ;;
-apt) apt_install ;;
-all) apt_install; build_kube; build_vault; build_promtool; build_helm ;;
+apt) with_lock apt apt_install ;;
+all) with_lock apt apt_install; with_lock kube build_kube; with_lock vault build_vault; with_lock promtool build_promtool; with_lock helm build_helm ;;
 *) echo "usage: $0 path NAME | apt | all" >&2; exit 2 ;;
 esac
