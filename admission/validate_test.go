@@ -1,0 +1,77 @@
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// decodePodStrict decodes a pod rejecting unknown fields: a patch that
+// writes a misspelt field fails here.
+func decodePodStrict(b []byte) (*corev1.Pod, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p corev1.Pod
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// validateMutated checks the invariants of a pod after the webhook's patch:
+// the structural rules the apiserver enforces that a patch could break, and
+// the shape of the mutation itself.
+func validateMutated(p *corev1.Pod) error {
+	vols := map[string]bool{}
+	for _, v := range p.Spec.Volumes {
+		if vols[v.Name] {
+			return fmt.Errorf("duplicate volume %q", v.Name)
+		}
+		vols[v.Name] = true
+	}
+	names := map[string]bool{}
+	all := append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...)
+	for _, c := range all {
+		if names[c.Name] {
+			return fmt.Errorf("duplicate container %q", c.Name)
+		}
+		names[c.Name] = true
+		paths := map[string]bool{}
+		for _, m := range c.VolumeMounts {
+			if !vols[m.Name] {
+				return fmt.Errorf("container %q mounts unknown volume %q", c.Name, m.Name)
+			}
+			if paths[m.MountPath] {
+				return fmt.Errorf("container %q mounts %s twice", c.Name, m.MountPath)
+			}
+			paths[m.MountPath] = true
+		}
+		seen := map[string]bool{}
+		for _, e := range c.Env {
+			if seen[e.Name] && (len(e.Name) > 6 && e.Name[:6] == "VAULT_") {
+				return fmt.Errorf("container %q has %s twice", c.Name, e.Name)
+			}
+			seen[e.Name] = true
+		}
+		wrapped := len(c.Command) == 1 && c.Command[0] == BinaryPath
+		if wrapped {
+			if !paths[MountPath] {
+				return fmt.Errorf("wrapped container %q does not mount %s", c.Name, MountPath)
+			}
+			if !seen["VAULT_ADDR"] || !seen["VAULT_ROLE"] {
+				return fmt.Errorf("wrapped container %q lacks VAULT_ADDR/VAULT_ROLE", c.Name)
+			}
+		}
+	}
+	if _, ok := p.Annotations[MutatedAnnotation]; ok {
+		if len(p.Spec.InitContainers) == 0 || p.Spec.InitContainers[0].Name != InitContainerName {
+			return fmt.Errorf("%s is not the first init container", InitContainerName)
+		}
+		if !vols[VolumeName] {
+			return fmt.Errorf("no %s volume", VolumeName)
+		}
+	}
+	return nil
+}
