@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultclient"
+)
+
+// exitError carries an exit status that is not a failure of vault-env
+// itself (the supervised application's status).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+const usage = "usage: vault-env copy DIR | vault-env COMMAND [ARG...]"
+
+func run(ctx context.Context, args, environ []string) error {
+	if len(args) < 2 {
+		return errors.New(usage)
+	}
+	if args[1] == "copy" && len(args) == 3 {
+		return copySelf(args[2])
+	}
+	argv := args[1:]
+
+	cfg, err := envinject.ParseConfig(environ)
+	if err != nil {
+		return fmt.Errorf("failed to read configuration: %w", err)
+	}
+	defer cfg.Clear()
+	log := cfg.NewLogger(os.Stderr)
+	plan, err := envinject.NewPlan(cfg, environ)
+	if err != nil {
+		return fmt.Errorf("failed to parse references: %w", err)
+	}
+	path, err := envinject.LookPath(argv[0])
+	if err != nil {
+		return err
+	}
+
+	client, err := vaultclient.New(vaultclient.Config{
+		Addr: cfg.Addr, CACert: cfg.CACert, SkipVerify: cfg.SkipVerify,
+		Namespace: cfg.Namespace, Timeout: cfg.ClientTimeout, MaxRetries: 2,
+	})
+	if err != nil {
+		return err
+	}
+	// A container without references and without a token hand-off needs
+	// no Vault at all.
+	var (
+		session *envinject.Session
+		res     *envinject.Result
+	)
+	if plan.NeedsVault() || cfg.Login || cfg.Daemon {
+		if session, err = envinject.Authenticate(ctx, client, cfg, os.ReadFile, log); err != nil {
+			return err
+		}
+		defer session.Clear()
+	}
+	if res, err = envinject.Resolve(ctx, client, plan, session, log); err != nil {
+		return fmt.Errorf("failed to resolve secrets: %w", err)
+	}
+	log.Info("secrets resolved", "variables", len(res.Env), "leases", len(res.Leases))
+
+	if cfg.Daemon {
+		code, err := envinject.Supervise(ctx, envinject.SuperviseOptions{
+			Path: path, Argv: argv, Env: res.Env,
+			Vault: client, Session: session, Leases: res.Leases,
+			Delay: cfg.Delay, GracePeriod: cfg.GracePeriod, Log: log,
+		})
+		if err != nil {
+			return err
+		}
+		return &exitError{code: code}
+	}
+
+	if cfg.RevokeToken && session != nil {
+		if err := envinject.RevokeToken(ctx, client); err != nil {
+			log.Warn("token not revoked", "error", err)
+		}
+	}
+	client.ClearToken()
+	if cfg.Delay > 0 {
+		log.Info("delaying start", "delay", cfg.Delay)
+		time.Sleep(cfg.Delay)
+	}
+	log.Debug("exec", "path", path)
+	if err := envinject.ExecPath(path, argv, res.Env); err != nil {
+		return err
+	}
+	return nil
+}
+

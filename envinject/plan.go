@@ -1,0 +1,123 @@
+package envinject
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
+)
+
+// VarError ties an error to the environment variable it concerns. Its text
+// names the variable and the Vault path, never a value.
+type VarError struct {
+	Var string
+	Err error
+}
+
+func (e *VarError) Error() string { return e.Var + ": " + e.Err.Error() }
+func (e *VarError) Unwrap() error { return e.Err }
+
+// entry is one variable of the input environment.
+type entry struct {
+	name, raw string
+	value     ref.Value // parsed; only when it holds references
+	refs      bool
+	consumed  bool // a vault-env setting, dropped unless passed through
+}
+
+// Plan is an environment parsed and checked before any network call: which
+// paths to read, which writes to make, which ciphertexts to decrypt.
+type Plan struct {
+	cfg        *Config
+	entries    []entry
+	explicit   map[string]bool
+	templates  map[string]*template.Template
+	bodies     map[string]map[string]any // write body JSON -> decoded
+	hasTransit bool
+}
+
+// NewPlan parses every value of environ ("KEY=VALUE") and validates the
+// references against c. It does no I/O. An error names the variable.
+func NewPlan(c *Config, environ []string) (*Plan, error) {
+	p := &Plan{
+		cfg:       c,
+		explicit:  make(map[string]bool, len(environ)),
+		templates: map[string]*template.Template{},
+		bodies:    map[string]map[string]any{},
+	}
+	for _, kv := range environ {
+		name, raw, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || p.explicit[name] {
+			continue // malformed or a duplicate: the first definition wins
+		}
+		p.explicit[name] = true
+		e := entry{name: name, raw: raw, consumed: c.consumed(name)}
+		if !e.consumed && ref.Contains(raw) {
+			v, err := ref.Parse(raw)
+			if err != nil {
+				return nil, &VarError{Var: name, Err: err}
+			}
+			if err := p.check(v); err != nil {
+				return nil, &VarError{Var: name, Err: err}
+			}
+			e.value, e.refs = v, true
+		}
+		p.entries = append(p.entries, e)
+	}
+	for _, path := range c.FromPath {
+		if strings.Trim(path, "/") == "" {
+			return nil, &ConfigError{Var: EnvFromPath, Reason: "holds an empty path"}
+		}
+	}
+	if p.hasTransit && c.TransitKeyID == "" {
+		return nil, &ConfigError{Var: EnvTransitKeyID, Reason: "must be set to decrypt vault:v1: values"}
+	}
+	return p, nil
+}
+
+// check compiles templates and write bodies of v.
+func (p *Plan) check(v ref.Value) error {
+	for _, r := range v.Refs() {
+		switch r.Kind {
+		case ref.Transit:
+			p.hasTransit = true
+			continue
+		case ref.Write:
+			if _, ok := p.bodies[r.Body]; !ok && r.Body != "" {
+				var body map[string]any
+				d := json.NewDecoder(bytes.NewReader([]byte(r.Body)))
+				d.UseNumber()
+				if err := d.Decode(&body); err != nil {
+					return fmt.Errorf("failed to decode write body for %s: %w", r.Path, err)
+				}
+				p.bodies[r.Body] = body
+			}
+		}
+		if r.IsTemplate() {
+			if _, ok := p.templates[r.Key]; !ok {
+				t, err := parseTemplate(r.Key)
+				if err != nil {
+					return fmt.Errorf("%s: %w", r.Path, err)
+				}
+				p.templates[r.Key] = t
+			}
+		}
+	}
+	return nil
+}
+
+// NeedsVault reports whether resolving needs Vault at all.
+func (p *Plan) NeedsVault() bool {
+	if len(p.cfg.FromPath) > 0 {
+		return true
+	}
+	for _, e := range p.entries {
+		if e.refs {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,158 @@
+package envinject
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// ErrLeaseEnded is returned (wrapped) by the renewal watcher when a lease or
+// the token it depends on cannot be renewed any more.
+var ErrLeaseEnded = errors.New("lease cannot be renewed any more")
+
+// Renewal timing: renew after renewFraction of the TTL; retry a failed
+// renewal after retryMin..retryMax while the lease is still valid.
+const (
+	renewNumerator   = 2
+	renewDenominator = 3
+	retryMin         = 250 * time.Millisecond
+	retryMax         = 5 * time.Second
+)
+
+// renewFunc renews something for increment and returns its new TTL.
+type renewFunc func(ctx context.Context, increment time.Duration) (time.Duration, error)
+
+// watched is a token or lease kept alive in daemon mode.
+type watched struct {
+	name  string // for logs: "token" or the lease ID
+	ttl   time.Duration
+	renew renewFunc
+	// fatal: its end ends the application (leases, and the token when
+	// leases depend on it).
+	fatal bool
+}
+
+// watchAll renews the token and every renewable lease until ctx is done. It
+// returns an error wrapping ErrLeaseEnded when a fatal item ends for good.
+// Non-renewable leases are not watched: they end when they end.
+func watchAll(ctx context.Context, v Vault, s *Session, leases []Lease, log *slog.Logger) error {
+	var items []watched
+	if s != nil && s.Renewable && s.TTL > 0 {
+		items = append(items, watched{name: "token", ttl: s.TTL, renew: tokenRenewer(v), fatal: len(leases) > 0})
+	}
+	for _, l := range leases {
+		if l.Renewable && l.TTL > 0 {
+			items = append(items, watched{name: l.ID, ttl: l.TTL, renew: leaseRenewer(v, l.ID), fatal: true})
+		}
+	}
+	if len(items) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	errs := make(chan error, len(items))
+	var wg sync.WaitGroup
+	for _, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := watch(ctx, it, log)
+			if err != nil && it.fatal {
+				errs <- err
+			} else if err != nil {
+				log.Warn("no longer renewed", "what", it.name, "error", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(errs) }()
+	select {
+	case err := <-errs:
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// watch keeps one item alive; it returns nil when ctx is done, or an error
+// wrapping ErrLeaseEnded when the item expired for good.
+func watch(ctx context.Context, it watched, log *slog.Logger) error {
+	increment := it.ttl
+	ttl := it.ttl
+	expire := time.Now().Add(ttl)
+	for {
+		if !sleepCtx(ctx, ttl*renewNumerator/renewDenominator) {
+			return nil
+		}
+		newTTL, err := it.renew(ctx, increment)
+		for wait := retryMin; err != nil; wait = min(2*wait, retryMax) {
+			left := time.Until(expire)
+			if left <= 0 {
+				return fmt.Errorf("%s: %w: %w", it.name, ErrLeaseEnded, err)
+			}
+			log.Warn("renewal failed, retrying", "what", it.name, "error", err, "expires_in", left.Round(time.Second))
+			if !sleepCtx(ctx, min(wait, left)) {
+				return nil
+			}
+			newTTL, err = it.renew(ctx, increment)
+		}
+		log.Debug("renewed", "what", it.name, "ttl", newTTL)
+		expire = time.Now().Add(newTTL)
+		if newTTL <= 0 || newTTL < increment {
+			// Capped by its max TTL: this was the last extension.
+			log.Info("reached its maximum TTL; will end", "what", it.name, "in", newTTL)
+			if !sleepCtx(ctx, time.Until(expire)) {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", it.name, ErrLeaseEnded)
+		}
+		ttl = newTTL
+	}
+}
+
+// sleepCtx sleeps for d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func tokenRenewer(v Vault) renewFunc {
+	return func(ctx context.Context, inc time.Duration) (time.Duration, error) {
+		sec, err := v.Write(ctx, "auth/token/renew-self", map[string]any{"increment": int(inc / time.Second)})
+		if err != nil {
+			return 0, fmt.Errorf("failed to renew token: %w", err)
+		}
+		if sec == nil || sec.Auth == nil {
+			return 0, errors.New("failed to renew token: empty response")
+		}
+		clear(sec.Auth.ClientToken)
+		return sec.Auth.LeaseDuration, nil
+	}
+}
+
+func leaseRenewer(v Vault, id string) renewFunc {
+	return func(ctx context.Context, inc time.Duration) (time.Duration, error) {
+		sec, err := v.Write(ctx, "sys/leases/renew", map[string]any{"lease_id": id, "increment": int(inc / time.Second)})
+		if err != nil {
+			return 0, fmt.Errorf("failed to renew lease: %w", err)
+		}
+		if sec == nil {
+			return 0, errors.New("failed to renew lease: empty response")
+		}
+		return sec.LeaseDuration, nil
+	}
+}

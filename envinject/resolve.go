@@ -1,0 +1,478 @@
+package envinject
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
+)
+
+// MaxConcurrentFetches bounds the requests in flight while resolving.
+const MaxConcurrentFetches = 8
+
+// MissingError is a secret path, version or key that does not exist (or a
+// KV v2 version that was deleted or destroyed). VAULT_IGNORE_MISSING_SECRETS
+// turns it into a warning.
+type MissingError struct {
+	Path   string
+	Key    string // "" when the whole secret is missing
+	Reason string // e.g. "not found", "version 3 was deleted"
+}
+
+func (e *MissingError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("key %q of vault:%s: %s", e.Key, e.Path, e.Reason)
+	}
+	return fmt.Sprintf("vault:%s: %s", e.Path, e.Reason)
+}
+
+// Lease is a renewable lease vault-env obtained while resolving.
+type Lease struct {
+	ID        string
+	TTL       time.Duration
+	Renewable bool
+}
+
+// Result is a resolved environment.
+type Result struct {
+	// Env is the child's environment ("KEY=VALUE"). Its values are Go
+	// strings: they cannot be zeroed, only dropped with the process image.
+	Env    []string
+	Leases []Lease
+}
+
+// String redacts.
+func (r *Result) String() string {
+	return fmt.Sprintf("envinject.Result{%d vars REDACTED}", len(r.Env))
+}
+
+// mount is a secrets engine mount, as sys/internal/ui/mounts reports it.
+type mount struct {
+	path      string // with trailing "/"
+	kvVersion int    // 0: not KV; 1 or 2
+}
+
+// fetch is one request: a read of a path (at a version) or a write.
+type fetch struct {
+	path    string // API path
+	version int
+	write   bool
+	body    map[string]any
+	display string // the path as written, for messages
+	kv      int
+
+	data   map[string]any
+	secret *Secret
+	err    error
+}
+
+// resolver holds the state of one Resolve call.
+type resolver struct {
+	v      Vault
+	p      *Plan
+	log    *slog.Logger
+	mounts []mount
+	// reads by written path and version; writes by path and body.
+	reads   map[readKey]*fetch
+	byAPI   map[readKey]*fetch
+	writes  map[writeKey]*fetch
+	transit map[string]*transitResult
+}
+
+type readKey struct {
+	path    string
+	version int
+}
+
+type writeKey struct{ path, body string }
+
+type transitResult struct {
+	plaintext string
+	err       error
+}
+
+// Resolve fetches everything p references (each distinct path once,
+// concurrently) and builds the child's environment. With token non-nil, it
+// is added as VAULT_TOKEN (VAULT_TOKEN=vault:login).
+func Resolve(ctx context.Context, v Vault, p *Plan, s *Session, log *slog.Logger) (*Result, error) {
+	r := &resolver{
+		v: v, p: p, log: log,
+		reads:   map[readKey]*fetch{},
+		byAPI:   map[readKey]*fetch{},
+		writes:  map[writeKey]*fetch{},
+		transit: map[string]*transitResult{},
+	}
+	if err := r.collect(ctx); err != nil {
+		return nil, err
+	}
+	r.run(ctx)
+	return r.build(s)
+}
+
+// collect finds the mounts of read paths and lists the distinct requests.
+func (r *resolver) collect(ctx context.Context) error {
+	addRead := func(path string, version int) error {
+		k := readKey{path, version}
+		if _, ok := r.reads[k]; ok {
+			return nil
+		}
+		m, err := r.mountOf(ctx, path)
+		if err != nil {
+			return err
+		}
+		api := strings.TrimLeft(path, "/")
+		if m.kvVersion == 2 {
+			rel := strings.TrimPrefix(api, m.path)
+			if !strings.HasPrefix(rel, "data/") {
+				api = m.path + "data/" + rel
+			}
+		} else if version > 0 {
+			return &MissingError{Path: path, Reason: fmt.Sprintf("version %d requested but %s is not a KV v2 mount", version, m.path)}
+		}
+		ak := readKey{api, version}
+		f, ok := r.byAPI[ak]
+		if !ok {
+			f = &fetch{path: api, version: version, display: path, kv: m.kvVersion}
+			r.byAPI[ak] = f
+		}
+		r.reads[k] = f
+		return nil
+	}
+	for _, e := range r.p.entries {
+		if !e.refs {
+			continue
+		}
+		for _, rf := range e.value.Refs() {
+			switch rf.Kind {
+			case ref.Read:
+				if err := addRead(rf.Path, rf.Version); err != nil {
+					return &VarError{Var: e.name, Err: err}
+				}
+			case ref.Write:
+				k := writeKey{rf.Path, rf.Body}
+				if _, ok := r.writes[k]; !ok {
+					r.writes[k] = &fetch{path: strings.TrimLeft(rf.Path, "/"), write: true, body: r.p.bodies[rf.Body], display: rf.Path}
+				}
+			case ref.Transit:
+				r.transit[rf.Ciphertext] = nil
+			}
+		}
+	}
+	for _, path := range r.p.cfg.FromPath {
+		if err := addRead(path, 0); err != nil {
+			return &VarError{Var: EnvFromPath, Err: err}
+		}
+	}
+	return nil
+}
+
+// mountOf asks Vault which mount holds path, once per mount.
+func (r *resolver) mountOf(ctx context.Context, path string) (mount, error) {
+	clean := strings.TrimLeft(path, "/")
+	for _, m := range r.mounts {
+		if strings.HasPrefix(clean, m.path) {
+			return m, nil
+		}
+	}
+	sec, err := r.v.Read(ctx, "sys/internal/ui/mounts/"+clean, nil)
+	if err != nil {
+		if c := statusCode(err); c == 403 || c == 404 {
+			// No mount information visible to this token: read the path as
+			// given, as a plain (or KV v1) read.
+			r.log.Debug("no mount information; reading the path as given", "path", path, "status", c)
+			return mount{}, nil
+		}
+		return mount{}, fmt.Errorf("failed to look up the mount of %s: %w", path, err)
+	}
+	if sec == nil {
+		return mount{}, nil
+	}
+	m := mount{path: toString(sec.Data["path"])}
+	if m.path != "" && !strings.HasSuffix(m.path, "/") {
+		m.path += "/"
+	}
+	if toString(sec.Data["type"]) == "kv" || toString(sec.Data["type"]) == "generic" {
+		m.kvVersion = 1
+		if opts, ok := sec.Data["options"].(map[string]any); ok && toString(opts["version"]) == "2" {
+			m.kvVersion = 2
+		}
+	}
+	if m.path != "" {
+		r.mounts = append(r.mounts, m)
+	}
+	r.log.Debug("vault mount", "path", m.path, "kv", m.kvVersion)
+	return m, nil
+}
+
+// run performs the requests, at most MaxConcurrentFetches at a time.
+func (r *resolver) run(ctx context.Context) {
+	sem := make(chan struct{}, MaxConcurrentFetches)
+	var wg sync.WaitGroup
+	do := func(f func()) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f()
+		}()
+	}
+	for _, f := range r.byAPI {
+		do(func() { r.read(ctx, f) })
+	}
+	for _, f := range r.writes {
+		do(func() { r.write(ctx, f) })
+	}
+	cts := make([]string, 0, len(r.transit))
+	for c := range r.transit {
+		r.transit[c] = &transitResult{}
+		cts = append(cts, c)
+	}
+	sort.Strings(cts)
+	for start := 0; start < len(cts); start += r.p.cfg.TransitBatchSize {
+		batch := cts[start:min(start+r.p.cfg.TransitBatchSize, len(cts))]
+		do(func() { r.decrypt(ctx, batch) })
+	}
+	wg.Wait()
+}
+
+func (r *resolver) read(ctx context.Context, f *fetch) {
+	var q url.Values
+	if f.version > 0 {
+		q = url.Values{"version": {strconv.Itoa(f.version)}}
+	}
+	sec, err := r.v.Read(ctx, f.path, q)
+	switch {
+	case err != nil && statusCode(err) == 404:
+		f.err = &MissingError{Path: f.display, Reason: "not found"}
+	case err != nil:
+		f.err = fmt.Errorf("failed to read vault:%s: %w", f.display, err)
+	case sec == nil:
+		f.err = &MissingError{Path: f.display, Reason: "not found"}
+	default:
+		f.secret = sec
+		f.data, f.err = secretData(sec, f)
+	}
+}
+
+// secretData returns the key/value map of a response: for KV v2 the inner
+// "data", with deleted and destroyed versions reported as missing.
+func secretData(sec *Secret, f *fetch) (map[string]any, error) {
+	if f.kv != 2 {
+		if sec.Data == nil {
+			return nil, &MissingError{Path: f.display, Reason: "not found"}
+		}
+		return sec.Data, nil
+	}
+	inner, _ := sec.Data["data"].(map[string]any)
+	if inner != nil {
+		return inner, nil
+	}
+	meta, _ := sec.Data["metadata"].(map[string]any)
+	which := "the latest version"
+	if v := toString(meta["version"]); v != "" {
+		which = "version " + v
+	}
+	switch {
+	case meta["destroyed"] == true:
+		return nil, &MissingError{Path: f.display, Reason: which + " was destroyed"}
+	case toString(meta["deletion_time"]) != "":
+		return nil, &MissingError{Path: f.display, Reason: which + " was deleted"}
+	}
+	return nil, &MissingError{Path: f.display, Reason: "not found"}
+}
+
+func (r *resolver) write(ctx context.Context, f *fetch) {
+	sec, err := r.v.Write(ctx, f.path, f.body)
+	switch {
+	case err != nil:
+		f.err = fmt.Errorf("failed to write vault:%s: %w", f.display, err)
+	case sec == nil || sec.Data == nil:
+		f.err = &MissingError{Path: f.display, Reason: "write returned no data"}
+	default:
+		f.secret, f.data = sec, sec.Data
+	}
+}
+
+func (r *resolver) decrypt(ctx context.Context, batch []string) {
+	c := r.p.cfg
+	path := c.TransitPath + "/decrypt/" + c.TransitKeyID
+	in := make([]any, len(batch))
+	for i, ct := range batch {
+		in[i] = map[string]any{"ciphertext": ct}
+	}
+	fail := func(err error) {
+		for _, ct := range batch {
+			r.transit[ct].err = err
+		}
+	}
+	sec, err := r.v.Write(ctx, path, map[string]any{"batch_input": in})
+	if err != nil {
+		fail(fmt.Errorf("failed to decrypt with %s: %w", path, err))
+		return
+	}
+	var results []any
+	if sec != nil {
+		results, _ = sec.Data["batch_results"].([]any)
+	}
+	if len(results) != len(batch) {
+		fail(fmt.Errorf("failed to decrypt with %s: %d results for %d ciphertexts", path, len(results), len(batch)))
+		return
+	}
+	for i, ct := range batch {
+		res, _ := results[i].(map[string]any)
+		tr := r.transit[ct]
+		if msg := toString(res["error"]); msg != "" {
+			tr.err = fmt.Errorf("failed to decrypt with %s: %s", path, msg)
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(toString(res["plaintext"]))
+		if err != nil {
+			tr.err = fmt.Errorf("failed to decrypt with %s: plaintext is not base64", path)
+			continue
+		}
+		tr.plaintext = string(b)
+	}
+}
+
+// build assembles the child environment from the input entries: plain
+// values are copied, references replaced, consumed settings dropped.
+func (r *resolver) build(s *Session) (*Result, error) {
+	c := r.p.cfg
+	res := &Result{}
+	for _, e := range r.p.entries {
+		switch {
+		case e.consumed:
+			r.log.Debug("dropping vault-env setting", "name", e.name)
+			continue
+		case !e.refs:
+			res.Env = append(res.Env, e.name+"="+e.raw)
+			continue
+		}
+		val, err := r.evaluate(e.value)
+		if err != nil {
+			var miss *MissingError
+			if c.IgnoreMissing && errors.As(err, &miss) {
+				r.log.Warn("secret missing; variable not set", "name", e.name, "error", err)
+				continue
+			}
+			return nil, &VarError{Var: e.name, Err: err}
+		}
+		res.Env = append(res.Env, e.name+"="+val)
+	}
+	added := map[string]bool{}
+	for _, path := range c.FromPath {
+		f := r.reads[readKey{path, 0}]
+		if f.err != nil {
+			var miss *MissingError
+			if c.IgnoreMissing && errors.As(f.err, &miss) {
+				r.log.Warn("secret missing; no variables from it", "name", EnvFromPath, "error", f.err)
+				continue
+			}
+			return nil, &VarError{Var: EnvFromPath, Err: f.err}
+		}
+		keys := make([]string, 0, len(f.data))
+		for k := range f.data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if r.p.explicit[k] || added[k] {
+				continue
+			}
+			if k == "" || strings.ContainsAny(k, "=\x00") {
+				r.log.Warn("key is not a valid variable name; skipped", "name", EnvFromPath, "path", path, "key", k)
+				continue
+			}
+			added[k] = true
+			res.Env = append(res.Env, k+"="+toString(f.data[k]))
+		}
+	}
+	if s != nil && len(s.handoff) > 0 {
+		res.Env = append(res.Env, EnvToken+"="+string(s.handoff))
+		s.Clear()
+	}
+	seen := map[string]bool{}
+	for _, f := range r.byAPI {
+		r.addLease(res, f.secret, seen)
+	}
+	for _, f := range r.writes {
+		r.addLease(res, f.secret, seen)
+	}
+	sort.Slice(res.Leases, func(i, j int) bool { return res.Leases[i].ID < res.Leases[j].ID })
+	return res, nil
+}
+
+func (r *resolver) addLease(res *Result, sec *Secret, seen map[string]bool) {
+	if sec == nil || sec.LeaseID == "" || seen[sec.LeaseID] {
+		return
+	}
+	seen[sec.LeaseID] = true
+	res.Leases = append(res.Leases, Lease{ID: sec.LeaseID, TTL: sec.LeaseDuration, Renewable: sec.Renewable})
+}
+
+// evaluate renders one parsed value.
+func (r *resolver) evaluate(v ref.Value) (string, error) {
+	var b strings.Builder
+	for _, part := range v.Parts {
+		if part.Ref == nil {
+			b.WriteString(part.Literal)
+			continue
+		}
+		s, err := r.valueOf(*part.Ref)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+
+func (r *resolver) valueOf(rf ref.Ref) (string, error) {
+	var f *fetch
+	switch rf.Kind {
+	case ref.Transit:
+		tr := r.transit[rf.Ciphertext]
+		return tr.plaintext, tr.err
+	case ref.Read:
+		f = r.reads[readKey{rf.Path, rf.Version}]
+	case ref.Write:
+		f = r.writes[writeKey{rf.Path, rf.Body}]
+	}
+	if f.err != nil {
+		return "", f.err
+	}
+	if rf.IsTemplate() {
+		var b strings.Builder
+		if err := r.p.templates[rf.Key].Execute(&b, f.data); err != nil {
+			// text/template errors quote the template, not data values.
+			if strings.Contains(err.Error(), "map has no entry for key") {
+				return "", &MissingError{Path: rf.Path, Key: rf.Key, Reason: "template failed: " + templateReason(err)}
+			}
+			return "", fmt.Errorf("failed to execute key template of vault:%s: %s", rf.Path, templateReason(err))
+		}
+		return b.String(), nil
+	}
+	val, ok := f.data[rf.Key]
+	if !ok {
+		return "", &MissingError{Path: rf.Path, Key: rf.Key, Reason: "not found"}
+	}
+	return toString(val), nil
+}
+
+// templateReason shortens a text/template execution error.
+func templateReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
