@@ -173,6 +173,9 @@ func runWebhook(ctx context.Context, out, webhook, floor string, sb *sandbox.Env
 	if sb == nil {
 		cfg.NA[bench.ScenarioEnvFrom] = "no sandbox (VSW_SANDBOX unset): the lookups need the sandbox apiserver"
 		cfg.NA[bench.ScenarioRegistry] = "no sandbox (VSW_SANDBOX unset): the lookup needs the sandbox registry"
+		// Without an apiserver the webhook only starts in least-privilege
+		// mode (it reads no Secrets/ConfigMaps).
+		cfg.WebhookArgs = append(cfg.WebhookArgs, "--least-privilege", "--namespace", "vsw-bench-system")
 	} else {
 		cfg.WebhookArgs = append(cfg.WebhookArgs,
 			"--kube-server", sb.KubeServer, "--kube-ca-file", sb.KubeCAFile, "--kube-token-file", sb.KubeTokenFile,
@@ -186,6 +189,7 @@ func runWebhook(ctx context.Context, out, webhook, floor string, sb *sandbox.Env
 			cfg.NA[bench.ScenarioRegistry] = err.Error()
 		} else {
 			cfg.Setup.RegistryImage = img
+			cfg.WebhookArgs = append(cfg.WebhookArgs, "--registry-insecure-hosts", sb.RegistryAddr)
 		}
 	}
 	cfg.WebhookArgs = append(cfg.WebhookArgs, extra...)
