@@ -255,7 +255,7 @@ func (w *relWebhook) PID() int { return w.cmd.Process.Pid }
 
 // TLSConfig trusts the test's CA only.
 func (w *relWebhook) TLSConfig() *tls.Config {
-	return &tls.Config{RootCAs: w.CA.pool, MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: w.CA.pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"}
 }
 
 // Client returns an HTTP/1.1 keep-alive client with up to conns connections.

@@ -25,7 +25,7 @@ import (
 
 // relHostileHWMBoundKB is the peak RSS (VmHWM) the webhook may reach while it
 // is fed every hostile input below, including four concurrent 3 MiB reviews.
-const relHostileHWMBoundKB = 256 << 10
+const relHostileHWMBoundKB = 128 << 10
 
 // relSlowCut bounds how long a slow client may hold a connection open before
 // the server's ReadHeaderTimeout/ReadTimeout cuts it.

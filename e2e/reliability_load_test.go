@@ -53,9 +53,10 @@ func relLoadCases(t testing.TB) []relLoadCase {
 		return relLoadCase{name: name, review: b, uid: []byte(relUID(t, b)), wantPatch: wantPatch}
 	}
 	plain := relPod("plain", 0)
-	lookup := relPod("lookup", 1)
-	// A secretKeyRef to a Secret that does not exist: one apiserver GET
-	// answered 404, so no reference, but the value ref still wraps.
+	lookup := relPod("lookup", 0)
+	// A secretKeyRef to a Secret that does not exist (and no direct
+	// reference, which would spare the lookup): one apiserver GET answered
+	// 404, so no reference and no patch.
 	lookup.Spec.Containers[0].Env = append(lookup.Spec.Containers[0].Env, corev1.EnvVar{
 		Name: "FROM_SECRET",
 		ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -66,7 +67,7 @@ func relLoadCases(t testing.TB) []relLoadCase {
 		mk("refs", relPod("refs", 3), true),
 		mk("refs-many", relPod("refs-many", 10), true),
 		mk("plain", plain, false),
-		mk("lookup", lookup, true),
+		mk("lookup", lookup, false),
 	}
 }
 
@@ -86,9 +87,11 @@ func (s relLoadStats) String() string {
 
 // relLoad sends n reviews over conc concurrent keep-alive connections and
 // checks each answer: HTTP 200, the request's UID echoed, allowed, a patch
-// exactly when the case wants one. Cancelling ctx ends the run early.
-func relLoad(ctx context.Context, w *relWebhook, c *http.Client, cases []relLoadCase, n, conc int) relLoadStats {
-	var next, errs atomic.Int64
+// exactly when the case wants one. Cancelling ctx ends the run early; a
+// review cut short by that is not counted. progress, when not nil, counts
+// answered reviews as they come.
+func relLoad(ctx context.Context, w *relWebhook, c *http.Client, cases []relLoadCase, n, conc int, progress *atomic.Int64) relLoadStats {
+	var next, errs, cancelled atomic.Int64
 	lat := make([]time.Duration, n)
 	var mu sync.Mutex
 	var first []string
@@ -115,6 +118,14 @@ func relLoad(ctx context.Context, w *relWebhook, c *http.Client, cases []relLoad
 				t0 := time.Now()
 				res, err := relPost(ctx, c, w.URL("/pods"), body)
 				lat[i] = time.Since(t0)
+				if err != nil && ctx.Err() != nil {
+					cancelled.Add(1)
+					lat[i] = -1
+					return
+				}
+				if progress != nil {
+					progress.Add(1)
+				}
 				switch {
 				case err != nil:
 					fail(fmt.Sprintf("%s #%d: %v", lc.name, i, err))
@@ -134,7 +145,11 @@ func relLoad(ctx context.Context, w *relWebhook, c *http.Client, cases []relLoad
 	done := min(next.Load(), int64(n))
 	lat = lat[:done]
 	slices.Sort(lat)
-	s := relLoadStats{N: done, Errors: errs.Load(), FirstErrors: first, Elapsed: time.Since(start)}
+	// Skip the never-sent (0) and cancelled (-1) slots of an early stop.
+	for len(lat) > 0 && lat[0] <= 0 {
+		lat = lat[1:]
+	}
+	s := relLoadStats{N: int64(len(lat)), Errors: errs.Load(), FirstErrors: first, Elapsed: time.Since(start)}
 	if len(lat) > 0 {
 		s.P50 = lat[len(lat)/2].Round(10 * time.Microsecond)
 		s.P99 = lat[len(lat)*99/100].Round(10 * time.Microsecond)
@@ -181,7 +196,7 @@ func TestReliabilityLoad(t *testing.T) {
 	before, what := relGoroutines(t, w)
 
 	warm := max(n/10, conc*4)
-	ws := relLoad(ctx, w, c, cases, warm, conc)
+	ws := relLoad(ctx, w, c, cases, warm, conc, nil)
 	if ws.Errors > 0 {
 		t.Fatalf("warm-up: %s; first errors: %q", ws, ws.FirstErrors)
 	}
@@ -190,7 +205,7 @@ func TestReliabilityLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := relLoad(ctx, w, c, cases, n, conc)
+	s := relLoad(ctx, w, c, cases, n, conc, nil)
 	endSt, err := relReadProcStatus(w.PID())
 	if err != nil {
 		t.Fatal(err)
@@ -241,13 +256,25 @@ func TestReliabilityCertRotationUnderLoad(t *testing.T) {
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
 	results := make(chan relLoadStats, 2)
+	var answered atomic.Int64
 	for _, c := range []*http.Client{keepAlive, fresh} {
-		go func() { results <- relLoad(lctx, w, c, cases, 1_000_000, 8) }()
+		go func() { results <- relLoad(lctx, w, c, cases, 1_000_000, 8, &answered) }()
 	}
-	for range 5 {
+	// Each rotation happens with reviews flowing: at least 100 answered
+	// before it and until the new certificate is served.
+	const rotations = 5
+	for range rotations {
+		mark := answered.Load()
+		poll(t, 30*time.Second, "100 reviews between rotations", func() (bool, error) {
+			return answered.Load() >= mark+100, nil
+		})
 		serial := w.CA.writeServing(t, w.CertFile, w.KeyFile)
 		relWaitServedSerial(t, w, serial, 20*time.Second)
 	}
+	mark := answered.Load()
+	poll(t, 30*time.Second, "100 reviews after the last rotation", func() (bool, error) {
+		return answered.Load() >= mark+100, nil
+	})
 	stop()
 	var total relLoadStats
 	for range 2 {
@@ -256,19 +283,9 @@ func TestReliabilityCertRotationUnderLoad(t *testing.T) {
 		total.Errors += s.Errors
 		total.FirstErrors = append(total.FirstErrors, s.FirstErrors...)
 	}
-	t.Logf("rel-rotation: 5 rotations served, %d reviews during them, %d errors", total.N, total.Errors)
-	// Reviews cut short by our own stop are context errors, not failures.
-	var real []string
-	for _, e := range total.FirstErrors {
-		if !bytes.Contains([]byte(e), []byte("context canceled")) {
-			real = append(real, e)
-		}
-	}
-	if len(real) > 0 {
-		t.Errorf("reviews failed during rotation: %q", real)
-	}
-	if total.N < 50 {
-		t.Errorf("only %d reviews ran during the rotations: not a load", total.N)
+	t.Logf("rel-rotation: %d rotations served, %d reviews during them, %d errors", rotations, total.N, total.Errors)
+	if total.Errors > 0 {
+		t.Errorf("%d reviews failed during rotation; first: %q", total.Errors, total.FirstErrors)
 	}
 }
 
@@ -318,14 +335,14 @@ func TestReliabilityGracefulShutdown(t *testing.T) {
 	// Warm the kube client's connection, then slow the apiserver down: each
 	// lookup now takes about two seconds.
 	c := w.Client(16, 60*time.Second)
-	if s := relLoad(ctx, w, c, []relLoadCase{lookup}, 4, 1); s.Errors > 0 {
+	if s := relLoad(ctx, w, c, []relLoadCase{lookup}, 4, 1, nil); s.Errors > 0 {
 		t.Fatalf("warm-up: %q", s.FirstErrors)
 	}
 	proxy.Set(faultproxy.Fault{Mode: faultproxy.Delay, Delay: time.Second, Chunk: 64 << 10})
 
 	const inFlight = 12
 	results := make(chan relLoadStats, 1)
-	go func() { results <- relLoad(ctx, w, c, []relLoadCase{lookup}, inFlight, inFlight) }()
+	go func() { results <- relLoad(ctx, w, c, []relLoadCase{lookup}, inFlight, inFlight, nil) }()
 	// Wait until the webhook holds them all.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
