@@ -238,13 +238,12 @@ func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bo
 		return cfg, true, nil
 	}
 	cfg, err, shared := c.flights.do(ctx, key, func() (*ImageConfig, error) {
-		// The shared fetch outlives any one waiter but not the lookup bound.
+		// The shared fetch is bounded by Options.Timeout, not by the first
+		// caller's context: a caller with a short deadline stops waiting (its
+		// own ctx) without failing the others, and the result still fills
+		// the cache.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 		defer cancel()
-		if d, ok := ctx.Deadline(); ok {
-			fctx, cancel = context.WithDeadline(fctx, d)
-			defer cancel()
-		}
 		cfg, err := l.fetch(fctx)
 		if err != nil {
 			return nil, l.classify(fctx, err)
