@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/template"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
 )
@@ -34,7 +33,7 @@ type Plan struct {
 	cfg        *Config
 	entries    []entry
 	explicit   map[string]bool
-	templates  map[string]*template.Template
+	templates  map[string]*keyTemplate
 	bodies     map[string]map[string]any // write body JSON -> decoded
 	hasTransit bool
 }
@@ -45,7 +44,7 @@ func NewPlan(c *Config, environ []string) (*Plan, error) {
 	p := &Plan{
 		cfg:       c,
 		explicit:  make(map[string]bool, len(environ)),
-		templates: map[string]*template.Template{},
+		templates: map[string]*keyTemplate{},
 		bodies:    map[string]map[string]any{},
 	}
 	for _, kv := range environ {

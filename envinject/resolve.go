@@ -451,28 +451,19 @@ func (r *resolver) valueOf(rf ref.Ref) (string, error) {
 		return "", f.err
 	}
 	if rf.IsTemplate() {
-		var b strings.Builder
-		if err := r.p.templates[rf.Key].Execute(&b, f.data); err != nil {
-			// text/template errors quote the template, not data values.
-			if strings.Contains(err.Error(), "map has no entry for key") {
-				return "", &MissingError{Path: rf.Path, Key: rf.Key, Reason: "template failed: " + templateReason(err)}
-			}
-			return "", fmt.Errorf("failed to execute key template of vault:%s: %s", rf.Path, templateReason(err))
+		out, err := r.p.templates[rf.Key].execute(f.data)
+		var mk *missingKeyError
+		if errors.As(err, &mk) {
+			return "", &MissingError{Path: rf.Path, Key: mk.key, Reason: "not found (key template)"}
 		}
-		return b.String(), nil
+		if err != nil {
+			return "", fmt.Errorf("failed to execute key template of vault:%s: %w", rf.Path, err)
+		}
+		return out, nil
 	}
 	val, ok := f.data[rf.Key]
 	if !ok {
 		return "", &MissingError{Path: rf.Path, Key: rf.Key, Reason: "not found"}
 	}
 	return toString(val), nil
-}
-
-// templateReason shortens a text/template execution error.
-func templateReason(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
-	}
-	return msg
 }
