@@ -30,6 +30,7 @@ import (
 // data), not in etcd's stored objects, not in the admission patch or the
 // stored Pod, not in the child's VAULT_* variables.
 func TestReliabilityCanary(t *testing.T) {
+	t.Parallel()
 	env := relSandbox(t)
 	ns := createNamespace(t)
 	sa := uniqueName(t, "canary")

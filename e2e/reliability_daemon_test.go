@@ -237,6 +237,7 @@ func relDaemonSetup(t *testing.T) (*relVault, *faultproxy.Proxy, []string, strin
 // lease's renewal and comes back before the lease ends. vault-env must retry
 // the renewal and leave the application alone.
 func TestReliabilityDaemonOutageRiddenOut(t *testing.T) {
+	t.Parallel()
 	_, proxy, environ, value := relDaemonSetup(t)
 	d := relStartDaemon(t, environ)
 	poll(t, 60*time.Second, "the application's output", func() (bool, error) {
@@ -284,6 +285,7 @@ func TestReliabilityDaemonOutageRiddenOut(t *testing.T) {
 // gone) and Vault stays reachable. Renewal fails until the lease's known
 // expiry; then, and only then, the application is stopped.
 func TestReliabilityDaemonLeaseGone(t *testing.T) {
+	t.Parallel()
 	v, _, environ, value := relDaemonSetup(t)
 	d := relStartDaemon(t, environ)
 	poll(t, 60*time.Second, "the application's output", func() (bool, error) {

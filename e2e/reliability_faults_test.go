@@ -82,6 +82,7 @@ func relSAToken(t testing.TB) (string, string) {
 // give up within a bound, exit non-zero with a clear message, and never start
 // the application; transient faults must be ridden out.
 func TestReliabilityVaultFaultsAtStart(t *testing.T) {
+	t.Parallel()
 	env := relSandbox(t)
 	secretPath := "rel/" + randomSuffix(t, 10)
 	value := "rel-value-" + randomSuffix(t, 16)
@@ -161,6 +162,7 @@ func TestReliabilityVaultFaultsAtStart(t *testing.T) {
 // needs a lookup gets a clear denial within the review's timeout; a pod that
 // needs none is still admitted; lookups work again once the fault is gone.
 func TestReliabilityApiserverFaultsAtAdmission(t *testing.T) {
+	t.Parallel()
 	env := relSandbox(t)
 	proxy := relProxy(t, env.KubeServer)
 	w := relStartWebhook(t, relWebhookOptions{KubeServer: "https://" + proxy.Addr()})
@@ -238,6 +240,7 @@ func TestReliabilityApiserverFaultsAtAdmission(t *testing.T) {
 // behind a stalled (or refusing) proxy, the review is still answered before
 // its deadline, with a clear denial.
 func TestReliabilityRegistryStall(t *testing.T) {
+	t.Parallel()
 	env := relSandbox(t)
 	proxy := relProxy(t, "http://"+env.RegistryAddr)
 	w := relStartWebhook(t, relWebhookOptions{ExtraArgs: []string{"--registry-insecure-hosts", proxy.Addr()}})

@@ -32,6 +32,7 @@ const relHostileHWMBoundKB = 128 << 10
 const relSlowCut = 30 * time.Second
 
 func TestReliabilityHostileHTTP(t *testing.T) {
+	t.Parallel()
 	w := relStartWebhook(t, relWebhookOptions{})
 	c := w.Client(4, 60*time.Second)
 	ctx := testContext(t)

@@ -245,6 +245,7 @@ func TestReliabilityLoad(t *testing.T) {
 // handshakes), and requires every review to succeed and every rotation to be
 // served.
 func TestReliabilityCertRotationUnderLoad(t *testing.T) {
+	t.Parallel()
 	w := relStartWebhook(t, relWebhookOptions{ExtraArgs: []string{"--tls-reload-interval", "200ms"}})
 	ctx := testContext(t)
 	cases := relLoadCases(t)[:3] // no apiserver lookups: this test is about TLS
@@ -322,6 +323,7 @@ func relWaitServedSerial(t *testing.T, w *relWebhook, serial int64, timeout time
 // in-flight review answered, new connections refused, exit 0 within the
 // shutdown timeout.
 func TestReliabilityGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	env := relSandbox(t)
 	proxy := relProxy(t, env.KubeServer)
 	const shutdownTimeout = 20 * time.Second
@@ -333,12 +335,12 @@ func TestReliabilityGracefulShutdown(t *testing.T) {
 	lookup := relLoadCases(t)[3]
 
 	// Warm the kube client's connection, then slow the apiserver down: each
-	// lookup now takes about two seconds.
+	// lookup now takes a second or more (every chunk each way waits 500ms).
 	c := w.Client(16, 60*time.Second)
 	if s := relLoad(ctx, w, c, []relLoadCase{lookup}, 4, 1, nil); s.Errors > 0 {
 		t.Fatalf("warm-up: %q", s.FirstErrors)
 	}
-	proxy.Set(faultproxy.Fault{Mode: faultproxy.Delay, Delay: time.Second, Chunk: 64 << 10})
+	proxy.Set(faultproxy.Fault{Mode: faultproxy.Delay, Delay: 500 * time.Millisecond, Chunk: 64 << 10})
 
 	const inFlight = 12
 	results := make(chan relLoadStats, 1)
