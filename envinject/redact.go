@@ -1,0 +1,22 @@
+package envinject
+
+import "log/slog"
+
+// Secret-holding types log as a fixed mask (slog.LogValuer), like their
+// String methods.
+const redacted = "REDACTED"
+
+// LogValue implements slog.LogValuer.
+func (s *Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// LogValue implements slog.LogValuer.
+func (a *Auth) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// LogValue implements slog.LogValuer.
+func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// LogValue implements slog.LogValuer.
+func (r *Result) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
+// LogValue implements slog.LogValuer.
+func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }

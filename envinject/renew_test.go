@@ -1,0 +1,78 @@
+package envinject
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestWatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		ttl     time.Duration
+		answers []time.Duration // successive renewal TTLs; an answer < 0 is an error
+		wantEnd bool
+		minRuns int
+	}{
+		{name: "capped by max TTL ends", ttl: 150 * time.Millisecond, answers: []time.Duration{150 * time.Millisecond, 60 * time.Millisecond}, wantEnd: true, minRuns: 2},
+		{name: "failing renewals end at expiry", ttl: 150 * time.Millisecond, answers: []time.Duration{-1}, wantEnd: true, minRuns: 2},
+		{name: "transient failure recovers", ttl: 300 * time.Millisecond, answers: []time.Duration{-1, 300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}, wantEnd: false, minRuns: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			renew := func(ctx context.Context, inc time.Duration) (time.Duration, error) {
+				i := int(calls.Add(1)) - 1
+				a := tt.answers[min(i, len(tt.answers)-1)]
+				if a < 0 {
+					return 0, errors.New("renewal refused")
+				}
+				return a, nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+			defer cancel()
+			err := watch(ctx, watched{name: "x", ttl: tt.ttl, renew: renew, fatal: true}, discardLog())
+			if got := errors.Is(err, ErrLeaseEnded); got != tt.wantEnd {
+				t.Fatalf("err = %v, want ended=%t", err, tt.wantEnd)
+			}
+			if int(calls.Load()) < tt.minRuns {
+				t.Fatalf("%d renewals, want at least %d", calls.Load(), tt.minRuns)
+			}
+		})
+	}
+}
+
+func TestWatchAllTokenAndLeases(t *testing.T) {
+	f := newFakeVault()
+	var tokenRenewals, leaseRenewals atomic.Int32
+	f.writes["auth/token/renew-self"] = func(d map[string]any) (*Secret, error) {
+		tokenRenewals.Add(1)
+		return &Secret{Auth: &Auth{ClientToken: []byte("t"), LeaseDuration: time.Second, Renewable: true}}, nil
+	}
+	f.writes["sys/leases/renew"] = func(d map[string]any) (*Secret, error) {
+		if d["lease_id"] != "db/creds/L" {
+			t.Errorf("lease_id = %v", d["lease_id"])
+		}
+		n := leaseRenewals.Add(1)
+		if n >= 2 {
+			return &Secret{LeaseDuration: 0}, nil // at max TTL
+		}
+		return &Secret{LeaseDuration: 300 * time.Millisecond}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s := &Session{TTL: time.Second, Renewable: true}
+	leases := []Lease{{ID: "db/creds/L", TTL: 300 * time.Millisecond, Renewable: true}, {ID: "pki/not-renewable", TTL: time.Millisecond}}
+	err := watchAll(ctx, f, s, leases, discardLog())
+	if !errors.Is(err, ErrLeaseEnded) {
+		t.Fatalf("err = %v, want ErrLeaseEnded", err)
+	}
+	if leaseRenewals.Load() != 2 {
+		t.Fatalf("%d lease renewals, want 2", leaseRenewals.Load())
+	}
+	if f.count("write sys/leases/renew") != 2 {
+		t.Fatalf("calls: %q", f.calls)
+	}
+}
