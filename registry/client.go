@@ -42,9 +42,10 @@ type Request struct {
 	// ServiceAccount's, then the operator default. Credentials that match the
 	// image's registry are tried in that order until one is accepted.
 	PullSecrets []PullSecret
-	// Platform the pod will run on; the zero value means the client's
-	// default, and then a warning is added when the image's platforms
-	// disagree on ENTRYPOINT/CMD.
+	// Platform the pod will run on (see PodPlatform); empty fields are
+	// filled from Options.DefaultPlatform. When the architecture was not
+	// given, a warning is added if the image's platforms disagree on
+	// ENTRYPOINT/CMD.
 	Platform           Platform
 	InsecureSkipVerify bool // do not verify the registry's TLS certificate (or Options.InsecureSkipVerify)
 }
@@ -221,13 +222,11 @@ func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bo
 		client:     c,
 		image:      req.Image,
 		ref:        ref,
-		platform:   req.Platform,
-		defaulted:  req.Platform == (Platform{}),
 		skipVerify: req.InsecureSkipVerify || c.skipVerify,
 	}
-	if l.defaulted {
-		l.platform = c.defaultPlatform
-	}
+	var decided bool
+	l.platform, decided = req.Platform.complete(c.defaultPlatform)
+	l.defaulted = !decided
 	var skipped int
 	l.creds, skipped = credentialsFor(ref, req.PullSecrets)
 	key := strings.Join([]string{

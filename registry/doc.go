@@ -9,10 +9,12 @@
 //     "docker.io/…", "index.docker.io/…" → registry-1.docker.io, "library/"),
 //     other hosts with ports, tags, digests and tag+digest (the digest wins).
 //   - Manifests: Docker schema 2, OCI image manifest, Docker manifest list and
-//     OCI index. From an index the Request's Platform is chosen (a zero
-//     Platform means Options.DefaultPlatform, linux/amd64 by default); when
-//     the platform was defaulted and the index's platforms disagree on
-//     ENTRYPOINT/CMD, ImageConfig.Warnings says so. Digests are verified.
+//     OCI index. From an index the Request's Platform is chosen (PodPlatform
+//     derives it from the pod's kubernetes.io/os and kubernetes.io/arch
+//     constraints; empty fields come from Options.DefaultPlatform,
+//     linux/amd64 by default); when the pod did not decide the architecture
+//     and the index's platforms disagree on ENTRYPOINT/CMD,
+//     ImageConfig.Warnings says so. Digests are verified.
 //   - Auth: anonymous, basic, and the bearer token flow (WWW-Authenticate:
 //     Bearer realm=…,service=…,scope=…). Credentials come from image pull
 //     secrets (.dockerconfigjson and legacy .dockercfg) matched against the

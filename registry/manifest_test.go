@@ -118,3 +118,28 @@ func TestErrorKinds(t *testing.T) {
 		t.Fatalf("Error() = %q, want %q", got, want)
 	}
 }
+
+func TestPodPlatform(t *testing.T) {
+	def := Platform{OS: "linux", Architecture: "amd64"}
+	tests := []struct {
+		name        string
+		os, arch    []string
+		want        Platform
+		wantDecided bool
+	}{
+		{"unconstrained", nil, nil, def, false},
+		{"arch from nodeSelector", nil, []string{"arm64"}, Platform{OS: "linux", Architecture: "arm64"}, true},
+		{"os and arch", []string{"windows"}, []string{"amd64"}, Platform{OS: "windows", Architecture: "amd64"}, true},
+		{"several archs allowed: undecided", nil, []string{"amd64", "arm64"}, def, false},
+		{"same value twice (selector and affinity)", nil, []string{"arm64", "arm64"}, Platform{OS: "linux", Architecture: "arm64"}, true},
+		{"os only", []string{"windows"}, nil, Platform{OS: "windows", Architecture: "amd64"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, decided := PodPlatform(tt.os, tt.arch).complete(def)
+			if got != tt.want || decided != tt.wantDecided {
+				t.Fatalf("got %s decided %v, want %s decided %v", got, decided, tt.want, tt.wantDecided)
+			}
+		})
+	}
+}
