@@ -358,3 +358,31 @@ func TestRegistryRequestCounts(t *testing.T) {
 		t.Fatalf("metrics %+v", s)
 	}
 }
+
+// BenchmarkImageConfig measures a cold lookup (new client: manifest + config
+// from the real registry) and a warm one (cache hit).
+func BenchmarkImageConfig(b *testing.B) {
+	reg := startRegistry(b, regOptions{})
+	reg.pushImage(b, "bench/app", "v1", regImage{Entrypoint: []string{"/bench"}, Cmd: []string{"x"}})
+	req := registry.Request{Image: reg.addr + "/bench/app:v1"}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			c := registry.New(registry.Options{InsecureHosts: []string{reg.addr}})
+			if _, err := c.ImageConfig(b.Context(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		c := registry.New(registry.Options{})
+		if _, err := c.ImageConfig(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.ImageConfig(b.Context(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -39,7 +39,7 @@ import (
 
 // regBinary finds a tool; it skips the test when the tool is absent, unless
 // VSW_E2E_REQUIRED=1 (then a missing tool fails the test).
-func regBinary(t *testing.T, name string) string {
+func regBinary(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -57,7 +57,7 @@ type regPKI struct {
 	certFile, keyFile string
 }
 
-func newRegPKI(t *testing.T) regPKI {
+func newRegPKI(t testing.TB) regPKI {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -109,7 +109,7 @@ func newRegPKI(t *testing.T) regPKI {
 	return p
 }
 
-func regWrite(t *testing.T, path string, data []byte) {
+func regWrite(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ type regServer struct {
 
 // startRegistry runs docker-registry with a config built from opts and
 // stops it (by PID) when the test ends.
-func startRegistry(t *testing.T, opts regOptions) *regServer {
+func startRegistry(t testing.TB, opts regOptions) *regServer {
 	t.Helper()
 	bin := regBinary(t, "docker-registry")
 	dir := t.TempDir()
@@ -216,7 +216,7 @@ func startRegistry(t *testing.T, opts regOptions) *regServer {
 // regFreeAddr asks the OS for a free loopback port. docker-registry cannot
 // take a listener, so there is a small window for a race; startRegistry
 // retries when the registry does not come up.
-func regFreeAddr(t *testing.T) string {
+func regFreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -270,7 +270,7 @@ func regDigest(b []byte) string {
 }
 
 // emptyLayer is a gzipped tar archive with no entries.
-func emptyLayer(t *testing.T) []byte {
+func emptyLayer(t testing.TB) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -285,7 +285,7 @@ func emptyLayer(t *testing.T) []byte {
 }
 
 // pushBlob uploads data with POST /blobs/uploads/ then PUT ?digest=.
-func (s *regServer) pushBlob(t *testing.T, repo string, data []byte) string {
+func (s *regServer) pushBlob(t testing.TB, repo string, data []byte) string {
 	t.Helper()
 	digest := regDigest(data)
 	req, _ := http.NewRequest(http.MethodPost, s.baseURL+"/v2/"+repo+"/blobs/uploads/", nil)
@@ -308,7 +308,7 @@ func (s *regServer) pushBlob(t *testing.T, repo string, data []byte) string {
 }
 
 // pushManifest PUTs a manifest under ref (a tag or its digest).
-func (s *regServer) pushManifest(t *testing.T, repo, ref, mediaType string, body []byte) regPushed {
+func (s *regServer) pushManifest(t testing.TB, repo, ref, mediaType string, body []byte) regPushed {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, s.baseURL+"/v2/"+repo+"/manifests/"+ref, bytes.NewReader(body))
 	req.Header.Set("Content-Type", mediaType)
@@ -319,7 +319,7 @@ func (s *regServer) pushManifest(t *testing.T, repo, ref, mediaType string, body
 
 // pushImage pushes a config blob, an empty layer and a manifest; tag may be
 // empty (pushed by digest only).
-func (s *regServer) pushImage(t *testing.T, repo, tag string, img regImage) regPushed {
+func (s *regServer) pushImage(t testing.TB, repo, tag string, img regImage) regPushed {
 	t.Helper()
 	if img.OS == "" {
 		img.OS, img.Arch = "linux", "amd64"
@@ -358,7 +358,7 @@ func (s *regServer) pushImage(t *testing.T, repo, tag string, img regImage) regP
 }
 
 // pushIndex pushes an OCI index (or Docker manifest list) of pushed manifests.
-func (s *regServer) pushIndex(t *testing.T, repo, tag string, oci bool, entries ...regPushed) regPushed {
+func (s *regServer) pushIndex(t testing.TB, repo, tag string, oci bool, entries ...regPushed) regPushed {
 	t.Helper()
 	mt := "application/vnd.docker.distribution.manifest.list.v2+json"
 	if oci {
@@ -372,7 +372,7 @@ func (s *regServer) pushIndex(t *testing.T, repo, tag string, oci bool, entries 
 	return s.pushManifest(t, repo, tag, mt, body)
 }
 
-func (s *regServer) do(t *testing.T, req *http.Request, want int) *http.Response {
+func (s *regServer) do(t testing.TB, req *http.Request, want int) *http.Response {
 	t.Helper()
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -398,7 +398,7 @@ type regTokenServer struct {
 	requests             atomic.Int64
 }
 
-func startTokenServer(t *testing.T, user, password string) *regTokenServer {
+func startTokenServer(t testing.TB, user, password string) *regTokenServer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -449,7 +449,7 @@ func (ts *regTokenServer) serveToken(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"token": tok, "access_token": tok, "expires_in": 300, "issued_at": time.Now().UTC().Format(time.RFC3339)})
 }
 
-func (ts *regTokenServer) mint(t *testing.T, subject, repo string, actions ...string) string {
+func (ts *regTokenServer) mint(t testing.TB, subject, repo string, actions ...string) string {
 	t.Helper()
 	tok, err := ts.sign(subject, repo, actions)
 	if err != nil {
@@ -490,7 +490,7 @@ type regCounter struct {
 	byKind map[string]int // "manifests", "blobs", "other"
 }
 
-func startCounter(t *testing.T, target *regServer) *regCounter {
+func startCounter(t testing.TB, target *regServer) *regCounter {
 	t.Helper()
 	u, _ := url.Parse(target.baseURL)
 	proxy := httputil.NewSingleHostReverseProxy(u)
@@ -528,7 +528,7 @@ func (c *regCounter) take() (counts map[string]int, conns int64) {
 }
 
 // startStall listens on a free port, accepts connections and never answers.
-func startStall(t *testing.T) string {
+func startStall(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -575,7 +575,7 @@ func regDockercfg(host, user, pass string) []byte {
 	return b
 }
 
-func regCtx(t *testing.T) context.Context {
+func regCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
