@@ -51,12 +51,12 @@ func run(ctx context.Context, args, environ []string) error {
 		return err
 	}
 	// A container without references and without a token hand-off needs
-	// no Vault at all.
+	// no Vault at all (not even in daemon mode: there is nothing to renew).
 	var (
 		session *envinject.Session
 		res     *envinject.Result
 	)
-	if plan.NeedsVault() || cfg.Login || cfg.Daemon {
+	if plan.NeedsVault() || cfg.Login {
 		if session, err = envinject.Authenticate(ctx, client, cfg, os.ReadFile, log); err != nil {
 			return err
 		}
