@@ -241,4 +241,3 @@ func verifyDigest(digest string, body []byte) error {
 	}
 	return nil
 }
-
