@@ -46,7 +46,10 @@
 //
 // Resolve applies kubelet command/args semantics to a looked-up config.
 //
-// The package reads no environment variables and defines no flags; the
-// webhook maps its own flags (CA bundle, REGISTRY_SKIP_VERIFY, default
-// platform, timeouts) onto Options.
+// Environment: the built-in transports honour the standard proxy variables
+// HTTPS_PROXY, HTTP_PROXY and NO_PROXY (net/http.ProxyFromEnvironment;
+// loopback hosts are never proxied); Options.Transport replaces them. The
+// package reads no other environment variable and defines no flags: the
+// webhook maps its own flags (CA bundle, REGISTRY_SKIP_VERIFY, insecure
+// hosts, default platform, timeouts) onto Options.
 package registry
