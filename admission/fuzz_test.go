@@ -1,0 +1,120 @@
+package admission
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// FuzzMutate feeds arbitrary pod JSON through decode, decide and patch: the
+// handler must answer 200, and every patch must apply to the object and
+// yield a valid pod that a second pass leaves alone.
+func FuzzMutate(f *testing.F) {
+	for _, tc := range goldenCases() {
+		if tc.kind == "" {
+			f.Add([]byte(tc.pod), tc.cfg == nil)
+		}
+	}
+	f.Fuzz(func(t *testing.T, pod []byte, readLookups bool) {
+		// The apiserver sends the object as it serialises it: canonical
+		// field names (encoding/json matches names case-insensitively, so
+		// raw fuzz input could name fields the patch paths do not).
+		var decoded corev1.Pod
+		if err := json.Unmarshal(pod, &decoded); err != nil {
+			return
+		}
+		pod, err := json.Marshal(&decoded)
+		if err != nil {
+			return
+		}
+		cfg := testConfig()
+		cfg.LeastPrivilege = !readLookups
+		cfg.AllowedVaultAddrs = []string{"*"}
+		m, err := NewMutator(cfg, &fakeLookups{secrets: refSecrets, cms: refCMs}, fakeImages{"nginx": {Entrypoint: []string{"/e"}, Cmd: []string{"c"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &Handler{Mutator: m}
+		tc := goldenCase{name: "fuzz", pod: string(pod)}
+		code, body := runReview(t, h, tc.review())
+		if code != http.StatusOK {
+			t.Fatalf("HTTP %d: %s", code, body)
+		}
+		var out struct {
+			Response struct {
+				Patch []byte `json:"patch"`
+			} `json:"response"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Response.Patch == nil {
+			return
+		}
+		after, err := applyPatch(pod, out.Response.Patch)
+		if err != nil {
+			t.Fatalf("patch does not apply: %v\npatch: %s", err, out.Response.Patch)
+		}
+		p, err := decodePodStrict(after)
+		if err != nil {
+			t.Fatalf("patched object is not a pod: %v", err)
+		}
+		if err := validateMutated(p); err != nil {
+			// Only invariants the webhook is responsible for: an input
+			// that already breaks them is the apiserver's to refuse.
+			if orig, err2 := decodePodStrict(pod); err2 == nil && validateMutated(orig) == nil {
+				t.Fatalf("mutation broke a valid pod: %v", err)
+			}
+		}
+		_, body2 := runReview(t, h, goldenCase{name: "fuzz", pod: string(after)}.review())
+		if strings.Contains(string(body2), `"patch"`) {
+			t.Fatalf("second pass patched again: %s", body2)
+		}
+	})
+}
+
+// FuzzVaultAddr checks that an accepted vault-addr is an http(s) URL without
+// userinfo whose host is no metadata address, whatever the allow-list.
+func FuzzVaultAddr(f *testing.F) {
+	for _, s := range []string{"https://vault:8200", "http://169.254.169.254/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/",
+		"http://0xa9fea9fe/", "http://[::ffff:169.254.169.254]/", "https://u:p@vault/", "HTTP://Vault:80", "http://169.254.169.254.nip.io/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := checkVaultAddr(raw, "https://vault:8200", []string{"*"})
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("accepted %q canonicalised to unparsable %q", raw, got)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" || u.User != nil {
+			t.Fatalf("accepted %q", raw)
+		}
+		h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+		if h == "169.254.169.254" || h == "fd00:ec2::254" || h == "metadata.google.internal" {
+			t.Fatalf("accepted metadata address %q", raw)
+		}
+	})
+}
+
+// FuzzPointer checks RFC 6901 escaping round-trips through the test's
+// independent parser.
+func FuzzPointer(f *testing.F) {
+	f.Add("vault.security.banzaicloud.io/mutated", "a~b")
+	f.Add("~1", "/~0/")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		toks, err := splitPointer(Pointer(a, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(toks) != 2 || toks[0] != a || toks[1] != b {
+			t.Fatalf("round trip of %q %q gave %q", a, b, toks)
+		}
+	})
+}
