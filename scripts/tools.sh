@@ -74,8 +74,10 @@ build_kube() {
 	fi
 	local pkg=k8s.io/component-base/version
 	local ld="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=37 -X $pkg.gitTreeState=clean"
+	# each binary appears under its final name only once complete
 	(cd "$src" && for c in kube-apiserver kube-controller-manager kubectl; do
-		GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$out/bin/$c" "k8s.io/kubernetes/cmd/$c" >&2
+		GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$out/bin/$c.tmp" "k8s.io/kubernetes/cmd/$c" >&2
+		mv -f "$out/bin/$c.tmp" "$out/bin/$c"
 	done)
 }
 
@@ -108,7 +110,8 @@ replace github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
 
 replace github.com/ma314smith/signedxml v1.1.1 => github.com/moov-io/signedxml v1.1.1
 MOD
-	(cd "$src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$out/bin/vault" github.com/hashicorp/vault >&2)
+	(cd "$src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$out/bin/vault.tmp" github.com/hashicorp/vault >&2)
+	mv -f "$out/bin/vault.tmp" "$out/bin/vault"
 }
 
 build_helm() {
