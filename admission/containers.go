@@ -91,6 +91,8 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, kind string, i int, c *c
 		for _, ps := range b.pod.Spec.ImagePullSecrets {
 			req.PullSecrets = append(req.PullSecrets, ps.Name)
 		}
+		req.OSValues = platformValues(b.pod, "kubernetes.io/os")
+		req.ArchValues = platformValues(b.pod, "kubernetes.io/arch")
 		ic, err := m.images.ImageConfig(ctx, req)
 		if m.cfg.OnLookup != nil {
 			if err != nil {
@@ -336,4 +338,25 @@ func (b *builder) agentContainer() containerJSON {
 	}
 	c.Command = cmd
 	return containerJSON{Container: c, Resources: agentResources}
+}
+
+// platformValues collects the values a pod's nodeSelector and required node
+// affinity (operator In) allow for a node label.
+func platformValues(pod *corev1.Pod, label string) []string {
+	var out []string
+	if v, ok := pod.Spec.NodeSelector[label]; ok {
+		out = append(out, v)
+	}
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return out
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, e := range term.MatchExpressions {
+			if e.Key == label && e.Operator == corev1.NodeSelectorOpIn {
+				out = append(out, e.Values...)
+			}
+		}
+	}
+	return out
 }

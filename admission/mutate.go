@@ -32,6 +32,11 @@ type ImageRequest struct {
 	ServiceAccount string   // whose imagePullSecrets to use after the pod's
 	PullSecrets    []string // the pod's imagePullSecrets, in order
 	SkipVerify     bool     // registry-skip-verify
+	// OSValues and ArchValues are the values the pod's nodeSelector and
+	// required node affinity allow for kubernetes.io/os and
+	// kubernetes.io/arch (nil: unconstrained); they choose the platform of
+	// a multi-platform image.
+	OSValues, ArchValues []string
 }
 
 // ImageConfig is the part of an image's configuration the webhook needs.

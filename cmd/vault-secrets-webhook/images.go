@@ -1,15 +1,114 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/registry"
 )
 
-// newImages returns the image-configuration lookup. Until the registry
-// client is wired in, there is none: containers without a command are
-// refused with a clear message.
-func newImages(cfg *config, kc *kube.Client, log *slog.Logger) admission.ImageConfigs {
-	return nil
+// registryImages looks up a container image's ENTRYPOINT/CMD in its
+// registry, authenticating with the pod's pull secrets, then its
+// ServiceAccount's, then the operator's default (read through the kube
+// client; in least-privilege mode no Secret is read and lookups are
+// anonymous).
+type registryImages struct {
+	rc            *registry.Client
+	kc            *kube.Client // nil: anonymous only
+	defaultSecret string       // NAMESPACE/NAME or ""
+	log           *slog.Logger
+}
+
+func newImages(cfg *config, kc *kube.Client, log *slog.Logger) (admission.ImageConfigs, error) {
+	opts := registry.Options{InsecureHosts: cfg.RegistryInsecure}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	ri := &registryImages{rc: registry.New(opts), defaultSecret: cfg.DefaultPullSecret, log: log}
+	if !cfg.LeastPrivilege {
+		ri.kc = kc
+	}
+	return ri, nil
+}
+
+func (r *registryImages) ImageConfig(ctx context.Context, req admission.ImageRequest) (admission.ImageConfig, error) {
+	secrets, warnings := r.pullSecrets(ctx, req)
+	ic, err := r.rc.ImageConfig(ctx, registry.Request{
+		Image:              req.Image,
+		Namespace:          req.Namespace,
+		PullSecrets:        secrets,
+		Platform:           registry.PodPlatform(req.OSValues, req.ArchValues),
+		InsecureSkipVerify: req.SkipVerify,
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, registry.ErrTimeout), errors.Is(err, registry.ErrUnavailable):
+			return admission.ImageConfig{}, err
+		default:
+			// Not found, unauthorized, no platform, invalid: the pod's to fix.
+			return admission.ImageConfig{}, &admission.Denied{Reason: "image_lookup",
+				Message: err.Error() + "; set the container's command explicitly or fix the image reference or pull secret"}
+		}
+	}
+	return admission.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Warnings: append(warnings, ic.Warnings...)}, nil
+}
+
+// pullSecrets gathers pull secrets in priority order. A secret that cannot
+// be read is skipped with a warning, as the kubelet does.
+func (r *registryImages) pullSecrets(ctx context.Context, req admission.ImageRequest) ([]registry.PullSecret, []string) {
+	if r.kc == nil {
+		return nil, nil
+	}
+	type ref struct{ ns, name string }
+	var refs []ref
+	for _, n := range req.PullSecrets {
+		refs = append(refs, ref{req.Namespace, n})
+	}
+	if req.ServiceAccount != "" {
+		sa, err := r.kc.GetServiceAccount(ctx, req.Namespace, req.ServiceAccount)
+		switch {
+		case err == nil:
+			for _, s := range sa.ImagePullSecrets {
+				refs = append(refs, ref{req.Namespace, s.Name})
+			}
+		case !kube.IsNotFound(err):
+			r.log.Warn("failed to read ServiceAccount for pull secrets", "namespace", req.Namespace, "serviceAccount", req.ServiceAccount, "error", err.Error())
+		}
+	}
+	if ns, name, ok := strings.Cut(r.defaultSecret, "/"); ok {
+		refs = append(refs, ref{ns, name})
+	}
+	var out []registry.PullSecret
+	var warnings []string
+	seen := map[ref]bool{}
+	for _, x := range refs {
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		s, err := r.kc.GetSecret(ctx, x.ns, x.name)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("image pull secret %s/%s not readable by the webhook", x.ns, x.name))
+			continue
+		}
+		var data []byte
+		switch s.Type {
+		case corev1.SecretTypeDockerConfigJson:
+			data = s.Data[corev1.DockerConfigJsonKey]
+		case corev1.SecretTypeDockercfg:
+			data = s.Data[corev1.DockerConfigKey]
+		default:
+			warnings = append(warnings, fmt.Sprintf("image pull secret %s/%s has type %s, not a docker config", x.ns, x.name, s.Type))
+			continue
+		}
+		out = append(out, registry.PullSecret{Type: string(s.Type), Data: data})
+	}
+	return out, warnings
 }

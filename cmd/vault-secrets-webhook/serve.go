@@ -59,7 +59,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if kc != nil {
 		lookups = kubeLookups{c: kc}
 	}
-	mut, err := admission.NewMutator(mcfg, lookups, newImages(cfg, kc, log))
+	images, err := newImages(cfg, kc, log)
+	if err != nil {
+		return err
+	}
+	mut, err := admission.NewMutator(mcfg, lookups, images)
 	if err != nil {
 		return err
 	}

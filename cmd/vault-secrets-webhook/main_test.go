@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	vswtls "github.com/vault-secrets-webhook/vault-secrets-webhook/tls"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseConfig(t *testing.T) {
+	files := []string{"--tls-cert-file=c", "--tls-key-file=k"}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(*testing.T, *config)
+	}{
+		{name: "defaults", args: files, check: func(t *testing.T, c *config) {
+			if c.ListenAddress != ":8443" || c.VaultAddr != "https://vault:8200" || c.VaultEnvImage != "ghcr.io/vault-secrets-webhook/vault-env:latest" || c.LeastPrivilege {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "env fills flags", env: map[string]string{"TLS_CERT_FILE": "c", "TLS_KEY_FILE": "k", "VAULT_ADDR": "http://v:1", "POD_NAMESPACE": "vi", "LEAST_PRIVILEGE": "true", "ALLOWED_VAULT_ADDRS": "https://a:1, *"}, check: func(t *testing.T, c *config) {
+			if c.VaultAddr != "http://v:1" || c.Namespace != "vi" || !c.LeastPrivilege || len(c.AllowedVaultAddrs) != 2 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "flag beats env", args: append(files, "--vault-addr=https://flag:1"), env: map[string]string{"VAULT_ADDR": "https://env:1"}, check: func(t *testing.T, c *config) {
+			if c.VaultAddr != "https://flag:1" {
+				t.Fatal(c.VaultAddr)
+			}
+		}},
+		{name: "bool flag without value", args: append(files, "--least-privilege", "--vault-addr", "https://x:1"), check: func(t *testing.T, c *config) {
+			if !c.LeastPrivilege || c.VaultAddr != "https://x:1" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "annotation defaults from env", args: files, env: map[string]string{"VAULT_SKIP_VERIFY": "true", "RUN_AS_USER": "1000"}, check: func(t *testing.T, c *config) {
+			if c.Defaults["vault-skip-verify"] != "true" || c.Defaults["run-as-user"] != "1000" {
+				t.Fatalf("%v", c.Defaults)
+			}
+		}},
+		{name: "self-signed hosts", args: []string{"--tls-self-signed", "--namespace=vi"}, check: func(t *testing.T, c *config) {
+			if c.TLSHosts[0] != "vault-secrets-webhook.vi.svc" {
+				t.Fatal(c.TLSHosts)
+			}
+		}},
+		{name: "no cert", wantErr: "--tls-cert-file"},
+		{name: "self-signed with files", args: append(files, "--tls-self-signed"), wantErr: "--tls-self-signed"},
+		{name: "self-signed without hosts", args: []string{"--tls-self-signed"}, wantErr: "--tls-hosts"},
+		{name: "bad vault addr", args: append(files, "--vault-addr=ftp://x"), wantErr: "--vault-addr (VAULT_ADDR)"},
+		{name: "vault addr userinfo", args: append(files, "--vault-addr=https://u:p@x"), wantErr: "--vault-addr"},
+		{name: "bad bool env", args: files, env: map[string]string{"LEAST_PRIVILEGE": "sure"}, wantErr: "--least-privilege (LEAST_PRIVILEGE)"},
+		{name: "bad duration", args: append(files, "--shutdown-timeout=never"), wantErr: "--shutdown-timeout"},
+		{name: "bad listen", args: append(files, "--listen-address=8443"), wantErr: "--listen-address"},
+		{name: "bad allow-list", args: append(files, "--allowed-vault-addrs=vault:8200"), wantErr: "--allowed-vault-addrs"},
+		{name: "bad default pull secret", args: append(files, "--default-image-pull-secret=regcred"), wantErr: "--default-image-pull-secret"},
+		{name: "bad log level", args: append(files, "--log-level=loud"), wantErr: "--log-level"},
+		{name: "kube ca without server", args: append(files, "--kube-ca-file=x"), wantErr: "--kube-server"},
+		{name: "stray argument", args: append(files, "extra"), wantErr: "unexpected arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunServes starts the real command (least-privilege, certificate
+// files), exercises every endpoint over TLS, and shuts it down gracefully.
+func TestRunServes(t *testing.T) {
+	dir := t.TempDir()
+	ss, err := vswtls.GenerateSelfSigned([]string{"127.0.0.1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := ss.Source.GetCertificate(nil)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen-address=127.0.0.1:0", "--tls-cert-file=" + certFile, "--tls-key-file=" + keyFile,
+			"--least-privilege", "--vault-addr=http://127.0.0.1:8200", "--shutdown-timeout=5s"}, env(nil), &logs, listening)
+	}()
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-done:
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("not listening after 30s")
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ss.CAPEM)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	base := "https://" + addr
+
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := client.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","object":{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"alpine","command":["sh"],"env":[{"name":"X","value":"vault:secret/data/x#y"}]}]}}}}`
+	resp, err := client.Post(base+"/pods", "application/json", strings.NewReader(review))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"patchType":"JSONPatch"`) || !strings.Contains(string(body), `"uid":"u-1"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	resp, err = client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `vsw_admission_reviews_total{outcome="allowed",reason="mutated"} 1`) {
+		t.Fatalf("metrics:\n%s", body)
+	}
+	// TLS 1.1 is refused.
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11}); err == nil {
+		t.Fatal("TLS 1.1 accepted")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no graceful shutdown within 10s")
+	}
+	if strings.Contains(logs.String(), "vault:secret") {
+		t.Fatalf("log contains an env value:\n%s", logs.String())
+	}
+}
+
+func TestRunRefusesBadConfigBeforeIO(t *testing.T) {
+	err := run(context.Background(), []string{"--tls-cert-file=/nonexistent", "--tls-key-file=/nonexistent", "--vault-addr=gopher://x"}, env(nil), io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "--vault-addr") {
+		t.Fatalf("err = %v", err)
+	}
+}
