@@ -38,6 +38,9 @@ type SuperviseOptions struct {
 // renewed any more, the child gets SIGTERM, then SIGKILL after GracePeriod.
 func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
 	log := o.Log
+	if err := setNotDumpable(); err != nil {
+		log.Warn("failed to mark vault-env non-dumpable", "error", err)
+	}
 	if o.Stdio == nil {
 		o.Stdio = []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	}

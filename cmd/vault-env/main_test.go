@@ -391,3 +391,66 @@ func childrenOf(t *testing.T, pid int) []procInfo {
 	}
 	return out
 }
+
+// TestDaemonNotDumpable: in daemon mode vault-env (which keeps the token)
+// is non-dumpable, so the application's uid cannot read its /proc files;
+// the kernel shows that as root ownership. The app itself stays dumpable.
+func TestDaemonNotDumpable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run vault-env under another uid")
+	}
+	dir, err := os.MkdirTemp("", "vault-env-dumpable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "vault-env.test")
+	b, err := os.ReadFile(self(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const uid = 65534
+	cmd := exec.Command(bin, bin, "testapp", "wait")
+	cmd.Env = append(vaultEnvBase(), "VAULT_ENV_DAEMON=true")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	var childPid int
+	for sc.Scan() {
+		if s, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
+			childPid, _ = strconv.Atoi(s)
+			break
+		}
+	}
+	if childPid == 0 {
+		t.Fatal("app did not start")
+	}
+	owner := func(pid int) uint32 {
+		st, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Uid
+	}
+	if got := owner(cmd.Process.Pid); got != 0 {
+		t.Errorf("vault-env's /proc/PID/environ is owned by uid %d: it is dumpable", got)
+	}
+	if got := owner(childPid); got != uid {
+		t.Errorf("app's /proc/PID/environ is owned by uid %d, want %d", got, uid)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+}

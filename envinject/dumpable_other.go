@@ -1,0 +1,5 @@
+//go:build !linux
+
+package envinject
+
+func setNotDumpable() error { return nil }
