@@ -57,8 +57,8 @@ func (r *Result) String() string {
 
 // mount is a secrets engine mount, as sys/internal/ui/mounts reports it.
 type mount struct {
-	path      string // with trailing "/"
-	kvVersion int    // 0: not KV; 1 or 2
+	path      string // with trailing "/"; "" when Vault would not say
+	kvVersion int    // 0: not KV (or unknown); 1 or 2
 }
 
 // fetch is one request: a read of a path (at a version) or a write.
@@ -69,6 +69,9 @@ type fetch struct {
 	body    map[string]any
 	display string // the path as written, for messages
 	kv      int
+	// unknownMount: the token may not look up the mount; the answer's shape
+	// decides between KV v2 and a plain read.
+	unknownMount bool
 
 	data   map[string]any
 	secret *Secret
@@ -135,13 +138,13 @@ func (r *resolver) collect(ctx context.Context) error {
 			if !strings.HasPrefix(rel, "data/") {
 				api = m.path + "data/" + rel
 			}
-		} else if version > 0 {
+		} else if version > 0 && m.path != "" {
 			return &MissingError{Path: path, Reason: fmt.Sprintf("version %d requested but %s is not a KV v2 mount", version, m.path)}
 		}
 		ak := readKey{api, version}
 		f, ok := r.byAPI[ak]
 		if !ok {
-			f = &fetch{path: api, version: version, display: path, kv: m.kvVersion}
+			f = &fetch{path: api, version: version, display: path, kv: m.kvVersion, unknownMount: m.path == ""}
 			r.byAPI[ak] = f
 		}
 		r.reads[k] = f
@@ -185,7 +188,7 @@ func (r *resolver) mountOf(ctx context.Context, path string) (mount, error) {
 	}
 	sec, err := r.v.Read(ctx, "sys/internal/ui/mounts/"+clean, nil)
 	if err != nil {
-		if c := statusCode(err); c == 403 || c == 404 {
+		if c := statusCode(err); c == 400 || c == 403 || c == 404 {
 			// No mount information visible to this token: read the path as
 			// given, as a plain (or KV v1) read.
 			r.log.Debug("no mount information; reading the path as given", "path", path, "status", c)
@@ -266,6 +269,9 @@ func (r *resolver) read(ctx context.Context, f *fetch) {
 // secretData returns the key/value map of a response: for KV v2 the inner
 // "data", with deleted and destroyed versions reported as missing.
 func secretData(sec *Secret, f *fetch) (map[string]any, error) {
+	if f.kv == 0 && f.unknownMount && isKV2Shape(sec.Data) {
+		f.kv = 2 // no mount information: recognise a KV v2 answer by its shape
+	}
 	if f.kv != 2 {
 		if sec.Data == nil {
 			return nil, &MissingError{Path: f.display, Reason: "not found"}
@@ -466,4 +472,22 @@ func (r *resolver) valueOf(rf ref.Ref) (string, error) {
 		return "", &MissingError{Path: rf.Path, Key: rf.Key, Reason: "not found"}
 	}
 	return toString(val), nil
+}
+
+// isKV2Shape reports whether data looks like a KV v2 read: exactly "data"
+// (a map or null) and "metadata" (a map).
+func isKV2Shape(data map[string]any) bool {
+	if len(data) != 2 {
+		return false
+	}
+	meta, ok := data["metadata"].(map[string]any)
+	if !ok || meta == nil {
+		return false
+	}
+	d, ok := data["data"]
+	if !ok {
+		return false
+	}
+	_, isMap := d.(map[string]any)
+	return isMap || d == nil
 }

@@ -246,3 +246,20 @@ func TestResolveConcurrencyBound(t *testing.T) {
 		t.Fatalf("peak concurrency %d > %d", peak, MaxConcurrentFetches)
 	}
 }
+
+// TestResolveWithoutMountInformation: a token that may not read
+// sys/internal/ui/mounts still gets KV v2 values (recognised by shape) and
+// plain reads.
+func TestResolveWithoutMountInformation(t *testing.T) {
+	f := testVault()
+	f.mounts = map[string]map[string]any{} // every lookup answers 400
+	f.reads["kv1/plain"] = static(map[string]any{"k": "v1value"})
+	res, err := resolveEnv(t, f, []string{"A=vault:secret/data/app#user", "B=vault:secret/data/app#password#1", "C=vault:kv1/plain#k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A=app", "B=old", "C=v1value"}
+	if !slices.Equal(res.Env, want) {
+		t.Fatalf("env = %q, want %q", res.Env, want)
+	}
+}
