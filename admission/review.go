@@ -21,8 +21,13 @@ import (
 // metadata.
 const DefaultMaxBodyBytes = 4 << 20
 
-// DefaultReviewTimeout applies when the apiserver sends no ?timeout=.
-const DefaultReviewTimeout = 10 * time.Second
+// DefaultReviewTimeout applies when the apiserver sends no ?timeout=;
+// MaxReviewTimeout caps what it may ask for (the apiserver's own maximum
+// timeoutSeconds).
+const (
+	DefaultReviewTimeout = 10 * time.Second
+	MaxReviewTimeout     = 30 * time.Second
+)
 
 // Handler serves POST /pods: a mutating AdmissionReview (admission.k8s.io/v1)
 // of a Pod. Transport concerns live here; the decision is Mutator's.
@@ -143,7 +148,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 
 	timeout := DefaultReviewTimeout
 	if t := r.URL.Query().Get("timeout"); t != "" {
-		if d, err := time.ParseDuration(t); err == nil && d > 0 && d < timeout {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 && d <= MaxReviewTimeout {
 			timeout = d
 		}
 	}
