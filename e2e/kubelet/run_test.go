@@ -220,6 +220,10 @@ func TestRunFakeCluster(t *testing.T) {
 			}()},
 			Containers: []corev1.Container{sh("main", "echo main-ran")},
 		}},
+		"vault-env": {ObjectMeta: meta("vault-env"), Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "copy-vault-env", Image: "ghcr.io/vault-secrets-webhook/vault-env:latest", Command: []string{"/usr/local/bin/vault-env", "copy", "/vault/"}}},
+			Containers:     []corev1.Container{sh("main", "ls -l /usr/local/bin; test -e /usr/local/bin/vault-env || echo host-view")},
+		}},
 		"nginx": {ObjectMeta: meta("nginx"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27", Command: []string{"nginx"}}}}},
 		"missing": {ObjectMeta: meta("missing"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "alpine", Command: []string{"no-such-program-xyz"}}}}},
 	}
@@ -259,6 +263,7 @@ func TestRunFakeCluster(t *testing.T) {
 		{name: "timeout", pod: "sleepy", timeout: 2 * time.Second, wantCode: ExitTimeout, wantErr: []string{"timed out"}, maxDuration: 20 * time.Second},
 		{name: "init container fails", pod: "init-fails", wantCode: 4, notOut: []string{"main-ran"}, wantErr: []string{"[init bad] failing", "init container bad"}},
 		{name: "sidecar stopped at the end", pod: "sidecar", wantOut: []string{"main-ran"}, wantErr: []string{"[sidecar side] side-up"}, maxDuration: 20 * time.Second},
+		{name: "vault-env image", pod: "vault-env", wantOut: []string{"host-view"}, wantErr: []string{"[init copy-vault-env] ARG[0]=/usr/local/bin/vault-env", "[init copy-vault-env] ARG[2]=/vault/"}},
 		{name: "unknown image", pod: "nginx", wantCode: ExitError, wantErr: []string{`image "nginx:1.27"`}},
 		{name: "program not found", pod: "missing", wantCode: ExitNoFile, wantErr: []string{"no-such-program-xyz"}},
 		{name: "pod not found", pod: "nope", wantCode: ExitError, wantErr: []string{"failed to get pod ns/nope"}},
@@ -267,6 +272,7 @@ func TestRunFakeCluster(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := f.options(tt.pod)
 			opts.TestApp = testApp
+			opts.VaultEnv = testApp // prints its argv: enough to see the mapping
 			opts.UntilOutput = tt.until
 			if tt.timeout > 0 {
 				opts.Timeout = tt.timeout
