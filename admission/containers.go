@@ -77,7 +77,7 @@ type builder struct {
 }
 
 // wrap rewrites one container to start through vault-env.
-func (m *Mutator) wrap(ctx context.Context, b *builder, kind string, i int, c *corev1.Container, ns, sa string) ([]string, error) {
+func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind string, i int, c *corev1.Container, ns, sa string) ([]string, error) {
 	for _, vm := range c.VolumeMounts {
 		p := strings.TrimSuffix(vm.MountPath, "/")
 		if p == "/vault" || strings.HasPrefix(p, "/vault/") {
@@ -145,6 +145,34 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, kind string, i int, c *c
 	have := map[string]bool{}
 	for _, e := range c.Env {
 		have[e.Name] = true
+	}
+	// Variables set through envFrom count as set by the user too (when the
+	// webhook may read the objects; env would otherwise override them).
+	if !m.cfg.LeastPrivilege {
+		for _, ef := range c.EnvFrom {
+			var keys []string
+			switch {
+			case ef.SecretRef != nil:
+				data, err := lk.secret(ctx, ef.SecretRef.Name)
+				if err != nil {
+					return nil, err
+				}
+				for k := range data {
+					keys = append(keys, k)
+				}
+			case ef.ConfigMapRef != nil:
+				data, err := lk.configMap(ctx, ef.ConfigMapRef.Name)
+				if err != nil {
+					return nil, err
+				}
+				for k := range data {
+					keys = append(keys, k)
+				}
+			}
+			for _, k := range keys {
+				have[ef.Prefix+k] = true
+			}
+		}
 	}
 	for _, e := range b.s.env() {
 		if have[e.Name] {

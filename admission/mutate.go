@@ -196,14 +196,14 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 	b := &builder{pod: pod, s: &s, patch: &Patch{}}
 	var warnings []string
 	for _, i := range wrapInit {
-		w, err := m.wrap(ctx, b, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
+		w, err := m.wrap(ctx, b, lk, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
 		if err != nil {
 			return Result{}, err
 		}
 		warnings = append(warnings, w...)
 	}
 	for _, i := range wrapMain {
-		w, err := m.wrap(ctx, b, "containers", i, &pod.Spec.Containers[i], ns, sa)
+		w, err := m.wrap(ctx, b, lk, "containers", i, &pod.Spec.Containers[i], ns, sa)
 		if err != nil {
 			return Result{}, err
 		}

@@ -60,7 +60,7 @@ func validateMutated(p *corev1.Pod) error {
 			if !paths[MountPath] {
 				return fmt.Errorf("wrapped container %q does not mount %s", c.Name, MountPath)
 			}
-			if !seen["VAULT_ADDR"] || !seen["VAULT_ROLE"] {
+			if len(c.EnvFrom) == 0 && (!seen["VAULT_ADDR"] || !seen["VAULT_ROLE"]) {
 				return fmt.Errorf("wrapped container %q lacks VAULT_ADDR/VAULT_ROLE", c.Name)
 			}
 		}
