@@ -35,7 +35,7 @@ func testVault() *fakeVault {
 		var out []any
 		for _, x := range in {
 			ct := x.(map[string]any)["ciphertext"].(string)
-			if ct == "v1:bad" {
+			if ct == "vault:v1:bad" {
 				out = append(out, map[string]any{"error": "cipher: message authentication failed"})
 				continue
 			}
@@ -120,7 +120,7 @@ func TestResolve(t *testing.T) {
 		{
 			name:    "transit, batched",
 			environ: []string{"VAULT_TRANSIT_KEY_ID=mykey", "VAULT_TRANSIT_BATCH_SIZE=2", "A=vault:v1:a", "B=vault:v1:b", "C=vault:v1:c", "D=x${vault:v1:a}y"},
-			want:    []string{"A=plain-v1:a", "B=plain-v1:b", "C=plain-v1:c", "D=xplain-v1:ay"},
+			want:    []string{"A=plain-vault:v1:a", "B=plain-vault:v1:b", "C=plain-vault:v1:c", "D=xplain-vault:v1:ay"},
 			calls:   map[string]int{"write transit/decrypt/mykey": 2},
 		},
 		{

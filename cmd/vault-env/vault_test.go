@@ -80,7 +80,7 @@ func TestVaultReferences(t *testing.T) {
 		{name: "numbers render as written", env: []string{"P=vault:secret/data/app#port"}, want: []string{"P=5432"}},
 		{name: "template", env: []string{"DSN=vault:secret/data/app#${.user}:${.password}@db", "D=vault:secret/data/app#${.enc | b64dec | upper}"}, want: []string{"DSN=app:p@ss-3@db", "D=DECODED"}},
 		{name: "inline", env: []string{"URL=pg://${vault:secret/data/app#user}:${vault:secret/data/app#password}@h/${vault:kv1/plain#k}?x=${}"}, want: []string{"URL=pg://app:p@ss-3@h/kv1-value?x=${}"}},
-		{name: "transit, batched", env: []string{"VAULT_TRANSIT_KEY_ID=app", "VAULT_TRANSIT_BATCH_SIZE=2", "T1=vault:" + cts[0], "T2=vault:" + cts[1], "T3=x-${vault:" + cts[2] + "}"},
+		{name: "transit, batched", env: []string{"VAULT_TRANSIT_KEY_ID=app", "VAULT_TRANSIT_BATCH_SIZE=2", "T1=" + cts[0], "T2=" + cts[1], "T3=x-${" + cts[2] + "}"},
 			want: []string{"T1=transit-one", "T2=transit-two", "T3=x-transit-three"}},
 		{name: "from-path, explicit wins", env: []string{"VAULT_ENV_FROM_PATH=secret/data/fromenv", "EXPLICIT=mine"}, want: []string{"FROM_A=from-a", "EXPLICIT=mine"}},
 		{name: "missing path fails and names it", env: []string{"SECRET_A=vault:secret/data/nope#k", "B=vault:secret/data/app#password"}, wantFail: []string{"SECRET_A:", "secret/data/nope", "not found"}},

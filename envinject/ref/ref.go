@@ -93,7 +93,8 @@ type Ref struct {
 	Version int
 	// Body is the JSON object sent with a write, "" for none (Write).
 	Body string
-	// Ciphertext is the whole "vN:…" transit ciphertext (Transit).
+	// Ciphertext is the whole transit ciphertext as Vault writes it,
+	// "vault:vN:…" (Transit).
 	Ciphertext string
 }
 
@@ -117,7 +118,7 @@ func (r Ref) String() string {
 		}
 		return s
 	case Transit:
-		return ReadPrefix + r.Ciphertext
+		return r.Ciphertext
 	}
 	return ""
 }
@@ -283,7 +284,7 @@ func parseRef(s string) (Ref, error) {
 			if len(body) == strings.IndexByte(body, ':')+1 {
 				return Ref{}, errBadCipher
 			}
-			return Ref{Kind: Transit, Ciphertext: body}, nil
+			return Ref{Kind: Transit, Ciphertext: s}, nil
 		}
 		return parseRead(body)
 	}

@@ -157,7 +157,7 @@ func TestParse(t *testing.T) {
 		{name: "template", in: "vault:s/a#${.a}#${.b}", want: Ref{Kind: Read, Path: "s/a", Key: "${.a}#${.b}"}},
 		{name: "write", in: `>>vault:pki/issue/r#certificate#{"common_name":"x"}`, want: Ref{Kind: Write, Path: "pki/issue/r", Key: "certificate", Body: `{"common_name":"x"}`}},
 		{name: "write no body", in: ">>vault:sys/tools/random#random_bytes", want: Ref{Kind: Write, Path: "sys/tools/random", Key: "random_bytes"}},
-		{name: "transit", in: "vault:v1:abc=", want: Ref{Kind: Transit, Ciphertext: "v1:abc="}},
+		{name: "transit", in: "vault:v1:abc=", want: Ref{Kind: Transit, Ciphertext: "vault:v1:abc="}},
 		{name: "no key", in: "vault:secret/a", wantErr: true},
 		{name: "empty key", in: "vault:secret/a#", wantErr: true},
 		{name: "empty path", in: "vault:#k", wantErr: true},
