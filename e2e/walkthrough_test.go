@@ -194,6 +194,7 @@ func TestMissingSecret(t *testing.T) {
 	})
 
 	out, code := runContainer(t, ns, pod.Name, "app", "")
+	t.Logf("exit code %d, output:\n%s", code, out)
 	if code == 0 {
 		t.Errorf("exit code 0, want non-zero; output:\n%s", out)
 	}
