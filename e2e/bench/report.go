@@ -240,8 +240,9 @@ func (r *Report) vaultEnvMarkdown(b *strings.Builder) {
 	w("every secret and no unresolved reference). Token auth against a private Vault dev server\n")
 	w("(same Vault binary as the sandbox), unless the case says kubernetes auth. The floor\n")
 	w("(`e2e/bench/vaultget`) is one Go process doing one plain HTTP GET per path (concurrently) and\n")
-	w("reading the clock after the last answer. Peak RSS is ru_maxrss (the high-water mark survives\n")
-	w("execve, so it is vault-env's peak unless the child is bigger). Secret reads: GETs of\n")
+	w("reading the clock after the last answer. Peak RSS is GNU time's %%M (ru_maxrss) over three\n")
+	w("separate runs; the high-water mark survives vault-env's execve, so it is vault-env's peak\n")
+	w("unless the application is bigger (the child here is ~1-2 MiB). Secret reads: GETs of\n")
 	w("`secret/data/...` that reached Vault through a counting proxy (a separate run).\n\n")
 	floors := map[string]time.Duration{}
 	for _, c := range v.Cases {

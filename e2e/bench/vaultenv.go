@@ -24,6 +24,8 @@ type VaultEnvConfig struct {
 	VaultBin                           string // starts a private dev server
 	Dir                                string
 	Reps                               int
+	// TimeBin is GNU time (/usr/bin/time), used for peak RSS: see peakRSS.
+	TimeBin string
 	// K8s, when set, adds the kubernetes-auth case against the sandbox.
 	K8s  *K8sAuthTarget
 	Logf func(format string, args ...any)
@@ -45,7 +47,7 @@ type VaultEnvCase struct {
 	Null        bool   // the child alone: process start-up, nothing else
 	ExecToChild time.Duration
 	P90         time.Duration
-	MaxRSS      int64 // bytes, ru_maxrss (vault-env's peak: the high-water mark survives execve)
+	MaxRSS      int64 // bytes: peak RSS of the process and what it exec'd (see peakRSS)
 	Reads       int   // GETs of secret data that reached Vault (counting proxy), -1 unknown
 	Requests    int   // all requests that reached Vault
 	Err         string
@@ -186,38 +188,69 @@ var plainEnv = []string{
 }
 
 // runOnce starts argv with env, reads the child's clock line, and returns the
-// time from just before the start to the child's clock, the peak RSS, and the
-// numbers the child reported.
-func runOnce(argv, env []string) (time.Duration, int64, [2]int, error) {
+// time from just before the start to the child's clock and the numbers the
+// child reported (SECRET_* variables, unresolved references).
+func runOnce(argv, env []string) (time.Duration, [2]int, error) {
 	var out, errb bytes.Buffer
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()
 	err := cmd.Run()
-	var rss int64
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss << 10
-		}
-	}
 	if err != nil {
-		return 0, rss, [2]int{}, fmt.Errorf("failed to run %s: %w: %.300s", filepath.Base(argv[0]), err, errb.String())
+		return 0, [2]int{}, fmt.Errorf("failed to run %s: %w: %.300s", filepath.Base(argv[0]), err, errb.String())
 	}
 	f := strings.Fields(out.String())
 	if len(f) < 1 {
-		return 0, rss, [2]int{}, fmt.Errorf("failed to run %s: no clock line: %.300s", filepath.Base(argv[0]), errb.String())
+		return 0, [2]int{}, fmt.Errorf("failed to run %s: no clock line: %.300s", filepath.Base(argv[0]), errb.String())
 	}
 	ns, err := strconv.ParseInt(f[0], 10, 64)
 	if err != nil {
-		return 0, rss, [2]int{}, fmt.Errorf("failed to parse clock line %q: %w", out.String(), err)
+		return 0, [2]int{}, fmt.Errorf("failed to parse clock line %q: %w", out.String(), err)
 	}
 	var n [2]int
 	if len(f) >= 3 {
 		n[0], _ = strconv.Atoi(f[1])
 		n[1], _ = strconv.Atoi(f[2])
 	}
-	return time.Duration(ns - t0.UnixNano()), rss, n, nil
+	return time.Duration(ns - t0.UnixNano()), n, nil
+}
+
+// peakRSS runs argv under GNU time and returns the peak RSS it reports
+// (ru_maxrss of its child). Why not our own wait4: Go starts children with
+// vfork semantics (CLONE_VM), and Linux carries the forking process's RSS
+// high-water mark across execve into the child's ru_maxrss, so a child of
+// this (large) Go process would report at least our own RSS. GNU time is a
+// small C program: what it forks carries ~1-2 MiB at most. The high-water mark
+// also survives vault-env's own execve of the application, so the figure is
+// max(vault-env, application); the application here is tiny.
+func peakRSS(timeBin string, argv, env []string) (int64, error) {
+	f, err := os.CreateTemp("", "vsw-bench-time-")
+	if err != nil {
+		return 0, fmt.Errorf("failed to create time output: %w", err)
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	var errb bytes.Buffer
+	cmd := exec.Command(timeBin, append([]string{"-f", "%M", "-o", f.Name()}, argv...)...)
+	cmd.Env = env
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("failed to run %s under time: %w: %.300s", filepath.Base(argv[0]), err, errb.String())
+	}
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		return 0, fmt.Errorf("failed to read time output: %w", err)
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		return 0, fmt.Errorf("failed to parse time output %q", b)
+	}
+	kb, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("failed to parse time output %q: %w", b, err)
+	}
+	return kb << 10, nil
 }
 
 // countingProxy forwards to Vault and counts the requests it forwarded.
@@ -342,7 +375,7 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 				env[i] = "VAULT_ADDR=" + p.addr
 			}
 		}
-		_, _, _, err = runOnce(c.argv, env)
+		_, _, err = runOnce(c.argv, env)
 		p.srv.Close()
 		c.Reads, c.Requests = p.take()
 		if err != nil {
@@ -350,15 +383,29 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 			cfg.Logf("%s: %v", c.Name, err)
 		}
 	}
+	// Peak RSS: three runs per case under GNU time.
+	rss := make([][]float64, len(cases))
+	for rep := 0; rep < 3 && cfg.TimeBin != ""; rep++ {
+		for i, c := range cases {
+			if c.Err != "" {
+				continue
+			}
+			r, err := peakRSS(cfg.TimeBin, c.argv, c.env)
+			if err != nil {
+				c.Err = err.Error()
+				continue
+			}
+			rss[i] = append(rss[i], float64(r))
+		}
+	}
 	// Timing: repetitions interleave the cases so drifting load hits all.
 	times := make([][]time.Duration, len(cases))
-	rss := make([][]float64, len(cases))
 	for rep := 0; rep < cfg.Reps; rep++ {
 		for i, c := range cases {
 			if c.Err != "" {
 				continue
 			}
-			d, r, n, err := runOnce(c.argv, c.env)
+			d, n, err := runOnce(c.argv, c.env)
 			if err == nil && !c.Floor && !c.Null && (n[0] != c.Refs || n[1] != 0) {
 				err = fmt.Errorf("child got %d SECRET_* variables and %d unresolved references, want %d and 0", n[0], n[1], c.Refs)
 			}
@@ -368,7 +415,6 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 				continue
 			}
 			times[i] = append(times[i], d)
-			rss[i] = append(rss[i], float64(r))
 		}
 	}
 	for i, c := range cases {
@@ -377,8 +423,8 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 			s := append([]time.Duration{}, times[i]...)
 			slices.Sort(s)
 			c.P90 = Percentile(s, 0.9)
-			c.MaxRSS = int64(Median(rss[i]))
 		}
+		c.MaxRSS = int64(Median(rss[i]))
 		cfg.Logf("%s: %s (p90 %s), peak RSS %.1f MiB, %d secret reads, %d requests", c.Name, c.ExecToChild, c.P90, float64(c.MaxRSS)/(1<<20), c.Reads, c.Requests)
 		res.Cases = append(res.Cases, c.VaultEnvCase)
 	}
@@ -408,8 +454,19 @@ func measureCopy(cfg VaultEnvConfig) CopyFigures {
 			f.Err = fmt.Sprintf("vault-env copy: %v: %.300s", err, errb.String())
 			return f
 		}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rs = append(rs, float64(ru.Maxrss<<10))
+		if cfg.TimeBin != "" {
+			dir2, err := os.MkdirTemp(cfg.Dir, "copy-")
+			if err != nil {
+				f.Err = err.Error()
+				return f
+			}
+			r, err := peakRSS(cfg.TimeBin, []string{cfg.VaultEnvBin, "copy", dir2 + "/"}, cmd.Env)
+			os.RemoveAll(dir2)
+			if err != nil {
+				f.Err = err.Error()
+				return f
+			}
+			rs = append(rs, float64(r))
 		}
 		st, err := os.Stat(filepath.Join(dir, "vault-env"))
 		if err != nil {

@@ -12,6 +12,7 @@
 //	--childclock BIN     e2e/bench/childclock
 //	--vaultget BIN       e2e/bench/vaultget
 //	--vault BIN          Vault server binary for the private dev server
+//	--time BIN           GNU time, for peak RSS (default /usr/bin/time)
 //	--sandbox DIR        sandbox directory (default: $VSW_SANDBOX); without
 //	                     one the envfrom/registry scenarios and the
 //	                     kubernetes-auth case are n/a
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	child := fs.String("childclock", "", "childclock binary")
 	vaultget := fs.String("vaultget", "", "vaultget binary")
 	vault := fs.String("vault", "", "vault server binary")
+	timeBin := fs.String("time", "/usr/bin/time", "GNU time, for peak RSS (apt package time)")
 	sbDir := fs.String("sandbox", getenv("VSW_SANDBOX"), "sandbox directory")
 	only := fs.String("only", "webhook,vaultenv", "what to measure")
 	levels := fs.String("levels", "1,8,64", "concurrency levels")
@@ -127,7 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		rep.Webhook = wr
 	}
 	if want("vaultenv") {
-		vr, err := runVaultEnv(ctx, *out, *vaultEnv, *child, *vaultget, *vault, sb, *veReps)
+		vr, err := runVaultEnv(ctx, *out, *vaultEnv, *child, *vaultget, *vault, *timeBin, sb, *veReps)
 		if err != nil {
 			logf("vault-env: %v", err)
 			rep.VaultEnvErr = err.Error()
@@ -196,7 +198,7 @@ func runWebhook(ctx context.Context, out, webhook, floor string, sb *sandbox.Env
 	return bench.RunWebhook(ctx, cfg)
 }
 
-func runVaultEnv(ctx context.Context, out, vaultEnv, child, vaultget, vault string, sb *sandbox.Env, reps int) (*bench.VaultEnvResult, error) {
+func runVaultEnv(ctx context.Context, out, vaultEnv, child, vaultget, vault, timeBin string, sb *sandbox.Env, reps int) (*bench.VaultEnvResult, error) {
 	if vaultEnv == "" || child == "" || vaultget == "" || vault == "" {
 		return nil, errors.New("--vault-env, --childclock, --vaultget and --vault are required")
 	}
@@ -208,6 +210,11 @@ func runVaultEnv(ctx context.Context, out, vaultEnv, child, vaultget, vault stri
 		return nil, fmt.Errorf("failed to create work dir: %w", err)
 	}
 	cfg := bench.VaultEnvConfig{VaultEnvBin: vaultEnv, ChildBin: child, VaultGetBin: vaultget, VaultBin: vault, Dir: dir, Reps: reps, Logf: logf}
+	if _, err := os.Stat(timeBin); err == nil {
+		cfg.TimeBin = timeBin
+	} else {
+		logf("no GNU time at %s (apt-get install time): peak RSS not measured", timeBin)
+	}
 	if sb != nil && sb.VaultAddr != "" {
 		tok, err := bench.CreateSAToken(ctx, sb.KubeServer, sb.KubeCAFile, sb.KubeTokenFile, "default", "default")
 		if err != nil {
