@@ -28,7 +28,7 @@ import (
 // relLeaseTTL is the lease of the secret the daemon tests read: renewed at
 // two thirds of it, so an outage can start at the renewal and end before the
 // lease does.
-const relLeaseTTL = 15 * time.Second
+const relLeaseTTL = 18 * time.Second
 
 // relVault is a Vault dev server of the test's own with -dev-leased-kv: its
 // KV values with a "ttl" are leased and renewable. (The sandbox's Vault must
