@@ -95,4 +95,3 @@ func run(ctx context.Context, args, environ []string) error {
 	}
 	return nil
 }
-

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +32,7 @@ import (
 // set up what a test needs (it is the test's tool, not the code under test).
 type vaultAdmin struct {
 	addr, token string
+	hc          *http.Client // nil: http.DefaultClient
 }
 
 // do sends a request and decodes the JSON answer; it fails the test on a
@@ -47,7 +52,11 @@ func (v *vaultAdmin) call(t *testing.T, method, path string, body any) (map[stri
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Vault-Token", v.token)
-	resp, err := http.DefaultClient.Do(req)
+	hc := v.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -164,20 +173,50 @@ func poll(t *testing.T, timeout time.Duration, what string, f func() bool) {
 // devVault starts a Vault dev server of the test's own on free ports.
 func devVault(t *testing.T, sb *sandbox.Env) *vaultAdmin {
 	t.Helper()
+	v, _ := startDevVault(t, sb, false)
+	return v
+}
+
+// devVaultTLS starts a Vault dev server with a generated CA (-dev-tls) and
+// returns it with the CA file's path.
+func devVaultTLS(t *testing.T, sb *sandbox.Env) (*vaultAdmin, string) {
+	t.Helper()
+	return startDevVault(t, sb, true)
+}
+
+func startDevVault(t *testing.T, sb *sandbox.Env, withTLS bool) (*vaultAdmin, string) {
+	t.Helper()
 	port := freePorts(t, 2) // the listener, and the cluster port (+1)
 	tok := randHex(t)
-	startProcess(t, "vault.log", sb.Bin.Vault, "server", "-dev", "-dev-root-token-id="+tok,
-		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port), "-dev-no-store-token")
-	v := &vaultAdmin{addr: "http://127.0.0.1:" + strconv.Itoa(port), token: tok}
+	args := []string{"server", "-dev", "-dev-root-token-id=" + tok,
+		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(port), "-dev-no-store-token"}
+	scheme, caFile := "http", ""
+	if withTLS {
+		dir := t.TempDir()
+		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+dir)
+		scheme, caFile = "https", filepath.Join(dir, "vault-ca.pem")
+	}
+	startProcess(t, "vault.log", sb.Bin.Vault, args...)
+	v := &vaultAdmin{addr: scheme + "://127.0.0.1:" + strconv.Itoa(port), token: tok, hc: http.DefaultClient}
+	if withTLS {
+		poll(t, 30*time.Second, "vault CA file", func() bool { _, err := os.Stat(caFile); return err == nil })
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		v.hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
 	poll(t, 30*time.Second, "vault dev server", func() bool {
-		resp, err := http.Get(v.addr + "/v1/sys/health")
+		resp, err := v.hc.Get(v.addr + "/v1/sys/health")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return v
+	return v, caFile
 }
 
 func randHex(t *testing.T) string {
@@ -285,8 +324,9 @@ func (k *kubeAdmin) call(t *testing.T, method, path string, body any, out any) i
 }
 
 // serviceAccountJWT creates namespace ns and ServiceAccount sa in it (the
-// namespace is deleted in Cleanup) and returns a TokenRequest JWT for it.
-func (k *kubeAdmin) serviceAccountJWT(t *testing.T, ns, sa string) string {
+// namespace is deleted in Cleanup) and returns a TokenRequest JWT for it
+// (for the apiserver's audience unless audiences are given).
+func (k *kubeAdmin) serviceAccountJWT(t *testing.T, ns, sa string, audiences ...string) string {
 	t.Helper()
 	k.call(t, "POST", "/api/v1/namespaces", map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}, nil)
 	t.Cleanup(func() { k.call(t, "DELETE", "/api/v1/namespaces/"+ns, nil, nil) })
@@ -297,9 +337,47 @@ func (k *kubeAdmin) serviceAccountJWT(t *testing.T, ns, sa string) string {
 		} `json:"status"`
 	}
 	k.call(t, "POST", "/api/v1/namespaces/"+ns+"/serviceaccounts/"+sa+"/token",
-		map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": map[string]any{"expirationSeconds": 3600}}, &tr)
+		map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": map[string]any{"expirationSeconds": 3600, "audiences": audiences}}, &tr)
 	if tr.Status.Token == "" {
 		t.Fatal("TokenRequest returned no token")
 	}
 	return tr.Status.Token
+}
+
+// signingKeysPEM returns the apiserver's ServiceAccount token signing keys
+// (from its OIDC JWKS endpoint) as PEM public keys, for Vault's jwt auth.
+func (k *kubeAdmin) signingKeysPEM(t *testing.T) (keys []string, issuer string) {
+	t.Helper()
+	var disc struct {
+		Issuer string `json:"issuer"`
+	}
+	k.call(t, "GET", "/.well-known/openid-configuration", nil, &disc)
+	var jwks struct {
+		Keys []struct {
+			Kty string `json:"kty"`
+			N   string `json:"n"`
+			E   string `json:"e"`
+		} `json:"keys"`
+	}
+	k.call(t, "GET", "/openid/v1/jwks", nil, &jwks)
+	for _, jk := range jwks.Keys {
+		if jk.Kty != "RSA" {
+			continue
+		}
+		n, err1 := base64.RawURLEncoding.DecodeString(jk.N)
+		e, err2 := base64.RawURLEncoding.DecodeString(jk.E)
+		if err1 != nil || err2 != nil {
+			t.Fatal("bad JWK")
+		}
+		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	}
+	if len(keys) == 0 || disc.Issuer == "" {
+		t.Fatal("apiserver publishes no RSA signing key or issuer")
+	}
+	return keys, disc.Issuer
 }
