@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -453,4 +454,31 @@ func TestDaemonNotDumpable(t *testing.T) {
 		t.Errorf("app's /proc/PID/environ is owned by uid %d, want %d", got, uid)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+}
+
+func TestJSONLogAndDelay(t *testing.T) {
+	env := append(vaultEnvBase(), "VAULT_JSON_LOG=true", "VAULT_ENV_DELAY=300ms", "VAULT_TOKEN=hvs.x", "BAD=vault:secret/data/a")
+	p := start(t, env, self(t), "testapp", "env")
+	if code := p.wait(t, 10*time.Second); code != 1 {
+		t.Fatalf("exit %d:\n%s", code, p.output())
+	}
+	line := p.waitLine(t, "{", time.Second)
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("not a JSON log line: %q", line)
+	}
+	if rec["level"] != "ERROR" || !strings.Contains(fmt.Sprint(rec["error"]), "BAD") {
+		t.Fatalf("log record %v", rec)
+	}
+
+	// VAULT_ENV_DELAY holds the start of the app.
+	env = append(vaultEnvBase(), "VAULT_ENV_DELAY=400ms")
+	began := time.Now()
+	p = start(t, env, self(t), "testapp", "env")
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.output())
+	}
+	if el := time.Since(began); el < 400*time.Millisecond {
+		t.Fatalf("app ran after %s, before VAULT_ENV_DELAY", el)
+	}
 }

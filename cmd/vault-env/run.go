@@ -19,7 +19,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 
 const usage = "usage: vault-env copy DIR | vault-env COMMAND [ARG...]"
 
-func run(ctx context.Context, args, environ []string) error {
+func run(ctx context.Context, args, environ []string) (err error) {
 	if len(args) < 2 {
 		return errors.New(usage)
 	}
@@ -34,6 +34,15 @@ func run(ctx context.Context, args, environ []string) error {
 	}
 	defer cfg.Clear()
 	log := cfg.NewLogger(os.Stderr)
+	// From here on, failures go through the configured logger (JSON when
+	// VAULT_JSON_LOG is set), and main only sets the exit status.
+	defer func() {
+		var ee *exitError
+		if err != nil && !errors.As(err, &ee) {
+			log.Error("vault-env failed; the application was not started", "error", err)
+			err = &exitError{code: 1}
+		}
+	}()
 	plan, err := envinject.NewPlan(cfg, environ)
 	if err != nil {
 		return fmt.Errorf("failed to parse references: %w", err)
