@@ -30,6 +30,10 @@ const (
 
 const userAgent = "vault-secrets-webhook"
 
+// drainBytes is how much of an unread response body is drained for
+// connection reuse.
+const drainBytes = 64 << 10
+
 // ErrResponseTooLarge is returned when a response body exceeds
 // MaxResponseBytes.
 var ErrResponseTooLarge = errors.New("response body too large")
@@ -40,6 +44,7 @@ type Client struct {
 	http    *http.Client
 	token   *tokenFile // nil: no Authorization header
 	timeout time.Duration
+	maxBody int64 // MaxResponseBytes; smaller in tests
 }
 
 // New validates cfg and returns a client. It loads the CA bundle and checks
@@ -94,6 +99,7 @@ func New(cfg Config) (*Client, error) {
 		base:    base,
 		http:    &http.Client{Transport: transport, Timeout: timeout},
 		timeout: timeout,
+		maxBody: MaxResponseBytes,
 	}
 	if cfg.TokenFile != "" {
 		c.token = newTokenFile(cfg.TokenFile)
@@ -183,15 +189,16 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return fmt.Errorf("failed to call %s %s: %w", method, pathOnly(path), scrubURLError(err))
 	}
 	defer func() {
-		// Drain what is left (bounded) so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
+		// Drain a little of what is left so the connection can be reused;
+		// beyond that, closing drops the connection, which is cheaper.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
 		_ = resp.Body.Close()
 	}()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return fmt.Errorf("failed to read response of %s %s: %w", method, pathOnly(path), err)
 	}
-	if len(data) > MaxResponseBytes {
+	if int64(len(data)) > c.maxBody {
 		return fmt.Errorf("failed to read response of %s %s: %w", method, pathOnly(path), ErrResponseTooLarge)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

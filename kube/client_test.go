@@ -318,10 +318,14 @@ func TestPatchRejectsUnknownType(t *testing.T) {
 }
 
 func TestResponseBodyLimit(t *testing.T) {
+	if kube.MaxResponseBytes != 16<<20 {
+		t.Errorf("MaxResponseBytes = %d, want 16 MiB", kube.MaxResponseBytes)
+	}
 	f := newFakeAPI(t)
 	c := newClient(t, f, "")
+	kube.SetMaxResponseBytes(c, 1<<20)
 	f.set(func(w http.ResponseWriter, r *http.Request) {
-		chunk := []byte(strings.Repeat("x", 1<<20))
+		chunk := []byte(strings.Repeat("x", 64<<10))
 		_, _ = w.Write([]byte(`{"kind":"ConfigMap","data":{"k":"`))
 		for range 17 {
 			if _, err := w.Write(chunk); err != nil {

@@ -87,7 +87,7 @@ func TestSandboxPod(t *testing.T) {
 				},
 				{
 					Name: "check", Image: "alpine:3.20",
-					Command: []string{"sh", "-c", "cat " + work + "/file; d=/var/run/secrets/kubernetes.io/serviceaccount; cat $d/namespace; echo; cat $d/token"},
+					Command:      []string{"sh", "-c", "cat " + work + "/file; d=/var/run/secrets/kubernetes.io/serviceaccount; cat $d/namespace; echo; cat $d/token"},
 					VolumeMounts: workMount,
 				},
 			},

@@ -224,7 +224,7 @@ func TestRunFakeCluster(t *testing.T) {
 			InitContainers: []corev1.Container{{Name: "copy-vault-env", Image: "ghcr.io/vault-secrets-webhook/vault-env:latest", Command: []string{"/usr/local/bin/vault-env", "copy", "/vault/"}}},
 			Containers:     []corev1.Container{sh("main", "ls -l /usr/local/bin; test -e /usr/local/bin/vault-env || echo host-view")},
 		}},
-		"nginx": {ObjectMeta: meta("nginx"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27", Command: []string{"nginx"}}}}},
+		"nginx":   {ObjectMeta: meta("nginx"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27", Command: []string{"nginx"}}}}},
 		"missing": {ObjectMeta: meta("missing"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "alpine", Command: []string{"no-such-program-xyz"}}}}},
 	}
 	for name, p := range pods {
