@@ -155,12 +155,13 @@ func (r *Report) webhookMarkdown(b *strings.Builder) {
 			continue
 		}
 		w("Review %d bytes; the webhook's JSONPatch %d bytes.\n\n", s.ReviewBytes, s.PatchBytes)
-		w("| conc | webhook reviews/s | floor reviews/s | ratio | webhook p50 | webhook p99 | floor p50 | floor p99 | webhook CPU/review | floor CPU/review | errors |\n")
-		w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		w("| conc | webhook reviews/s | floor reviews/s | ratio | webhook p50 | webhook p99 | floor p50 | floor p99 | webhook CPU/review | floor CPU/review | CPU ratio | errors |\n")
+		w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for i, o := range s.Ours.Levels {
 			f := s.Floor.Levels[i]
-			w("| %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %d |\n", o.Concurrency, o.RPS, f.RPS, Ratio(o.RPS, f.RPS),
-				ms(o.P50), ms(o.P99), ms(f.P50), ms(f.P99), ms(o.CPUPerReview), ms(f.CPUPerReview), o.Errors)
+			w("| %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %.1f | %d |\n", o.Concurrency, o.RPS, f.RPS, Ratio(o.RPS, f.RPS),
+				ms(o.P50), ms(o.P99), ms(f.P50), ms(f.P99), ms(o.CPUPerReview), ms(f.CPUPerReview),
+				Ratio(float64(o.CPUPerReview), float64(f.CPUPerReview)), o.Errors)
 		}
 		w("\nRSS: webhook idle %s, peak %s (%d threads at the end); floor idle %s, peak %s.\n",
 			mib(s.Ours.IdleRSS), mib(s.Ours.PeakRSS), s.Ours.Threads, mib(s.Floor.IdleRSS), mib(s.Floor.PeakRSS))

@@ -326,7 +326,7 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 		return nil, err
 	}
 	tokenEnv := func(addr string) []string {
-		return append(append([]string{}, plainEnv...), "VAULT_ADDR="+addr, "VAULT_TOKEN="+benchRootToken)
+		return slices.Concat(plainEnv, []string{"VAULT_ADDR=" + addr, "VAULT_TOKEN=" + benchRootToken})
 	}
 	var cases []*vaultEnvCase
 	add := func(c VaultEnvCase, argv, env []string) {
@@ -339,7 +339,7 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 			name = "vault-env, no refs"
 		}
 		add(VaultEnvCase{Name: name, Refs: rp[0], Paths: rp[1], Auth: "token"},
-			[]string{cfg.VaultEnvBin, cfg.ChildBin}, append(tokenEnv(v.addr), refEnv(prefix, rp[0], rp[1])...))
+			[]string{cfg.VaultEnvBin, cfg.ChildBin}, slices.Concat(tokenEnv(v.addr), refEnv(prefix, rp[0], rp[1])))
 	}
 	for _, n := range []int{1, 10} {
 		add(VaultEnvCase{Name: fmt.Sprintf("floor: plain GET of %d path(s)", n), Paths: n, Auth: "token", Floor: true},
@@ -349,12 +349,12 @@ func RunVaultEnv(ctx context.Context, cfg VaultEnvConfig) (*VaultEnvResult, erro
 		if err := writeSecrets(ctx, k.VaultAddr, k.RootToken, "vsw-bench/"); err != nil {
 			return nil, err
 		}
-		kenv := append(append([]string{}, plainEnv...), "VAULT_ADDR="+k.VaultAddr, "VAULT_ROLE="+k.Role, "VAULT_PATH="+k.Mount,
-			"VAULT_AUTH_METHOD=kubernetes", "KUBERNETES_SERVICE_ACCOUNT_TOKEN="+k.JWTFile)
+		kenv := slices.Concat(plainEnv, []string{"VAULT_ADDR=" + k.VaultAddr, "VAULT_ROLE=" + k.Role, "VAULT_PATH=" + k.Mount,
+			"VAULT_AUTH_METHOD=kubernetes", "KUBERNETES_SERVICE_ACCOUNT_TOKEN=" + k.JWTFile})
 		add(VaultEnvCase{Name: "vault-env, 3 refs over 1 path, kubernetes auth (sandbox Vault)", Refs: 3, Paths: 1, Auth: "kubernetes"},
-			[]string{cfg.VaultEnvBin, cfg.ChildBin}, append(kenv, refEnv("vsw-bench/", 3, 1)...))
+			[]string{cfg.VaultEnvBin, cfg.ChildBin}, slices.Concat(kenv, refEnv("vsw-bench/", 3, 1)))
 		add(VaultEnvCase{Name: "floor: kubernetes login + GET of 1 path (sandbox Vault)", Paths: 1, Auth: "kubernetes", Floor: true},
-			append([]string{cfg.VaultGetBin}, floorPaths("vsw-bench/", 1)...), append(kenv, "VAULTGET_K8S_ROLE="+k.Role))
+			append([]string{cfg.VaultGetBin}, floorPaths("vsw-bench/", 1)...), slices.Concat(kenv, []string{"VAULTGET_K8S_ROLE=" + k.Role}))
 	}
 	// Read counts: each vault-env case once through a counting proxy.
 	for _, c := range cases {
