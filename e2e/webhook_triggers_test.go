@@ -52,7 +52,7 @@ func TestWebhookTriggers(t *testing.T) {
 		// build returns the pod given the Vault reference (whose key is
 		// KEY); it may create Secrets/ConfigMaps in ns.
 		build func(t *testing.T, ns, ref string) *corev1.Pod
-		// want is what the stand-in output must hold (SECRET is replaced by
+		// want is what the stand-in output must hold ({secret} is replaced by
 		// the secret value).
 		want string
 	}
@@ -60,45 +60,45 @@ func TestWebhookTriggers(t *testing.T) {
 		return &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
 	}
 	triggers := []trigger{
-		{name: "direct-value", want: "DB_PASSWORD=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "direct-value", want: "DB_PASSWORD={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			return single(whApp("app", []corev1.EnvVar{{Name: "DB_PASSWORD", Value: ref}}, nil))
 		}},
-		{name: "inline", want: "DSN=postgres://app:SECRET@db:5432/app", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "inline", want: "DSN=postgres://app:{secret}@db:5432/app", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			return single(whApp("app", []corev1.EnvVar{{Name: "DSN", Value: "postgres://app:${" + ref + "}@db:5432/app"}}, nil))
 		}},
-		{name: "valuefrom-secret", want: "FROM_SECRET=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "valuefrom-secret", want: "FROM_SECRET={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			whCreateObject(t, ns, "Secret", "refs", map[string]string{"password": ref})
 			return single(whApp("app", []corev1.EnvVar{{Name: "FROM_SECRET", ValueFrom: &corev1.EnvVarSource{
 				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}, Key: "password"}}}}, nil))
 		}},
-		{name: "valuefrom-configmap", want: "FROM_CM=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "valuefrom-configmap", want: "FROM_CM={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			whCreateObject(t, ns, "ConfigMap", "refs", map[string]string{"password": ref})
 			return single(whApp("app", []corev1.EnvVar{{Name: "FROM_CM", ValueFrom: &corev1.EnvVarSource{
 				ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}, Key: "password"}}}}, nil))
 		}},
-		{name: "envfrom-secret", want: "ENVFROM_SECRET=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "envfrom-secret", want: "ENVFROM_SECRET={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			whCreateObject(t, ns, "Secret", "refs", map[string]string{"ENVFROM_SECRET": ref, "PLAIN": "x"})
 			return single(whApp("app", nil, []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}}}}))
 		}},
-		{name: "envfrom-configmap", want: "P_ENVFROM_CM=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "envfrom-configmap", want: "P_ENVFROM_CM={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			whCreateObject(t, ns, "ConfigMap", "refs", map[string]string{"ENVFROM_CM": ref})
 			return single(whApp("app", nil, []corev1.EnvFromSource{{Prefix: "P_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}}}}))
 		}},
-		{name: "from-path", want: "KEY=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "from-path", want: "KEY={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			path := strings.TrimPrefix(strings.SplitN(ref, "#", 2)[0], "vault:")
 			p := single(whApp("app", nil, nil))
 			p.Annotations = map[string]string{"vault.security.banzaicloud.io/vault-env-from-path": path}
 			return p
 		}},
-		{name: "init-container", want: "[init migrate] INIT_SECRET=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "init-container", want: "[init migrate] INIT_SECRET={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			return &corev1.Pod{Spec: corev1.PodSpec{
 				InitContainers: []corev1.Container{whApp("migrate", []corev1.EnvVar{{Name: "INIT_SECRET", Value: ref}}, nil)},
 				Containers:     []corev1.Container{{Name: "app", Image: "alpine", Command: []string{"true"}}},
 			}}
 		}},
-		{name: "native-sidecar", want: "[sidecar proxy] SIDECAR_SECRET=SECRET", build: func(t *testing.T, ns, ref string) *corev1.Pod {
+		{name: "native-sidecar", want: "[sidecar proxy] SIDECAR_SECRET={secret}", build: func(t *testing.T, ns, ref string) *corev1.Pod {
 			always := corev1.ContainerRestartPolicyAlways
-			marker := "sidecar-" + randomSuffix(t, 8)
+			marker := "sidecar-" + ns // unique to the run; the golden sees $NS
 			side := whApp("proxy", []corev1.EnvVar{{Name: "SIDECAR_SECRET", Value: ref}, {Name: "TESTAPP_SLEEP", Value: "5m"}}, nil)
 			side.Args = []string{marker}
 			side.RestartPolicy = &always
@@ -131,7 +131,7 @@ func TestWebhookTriggers(t *testing.T) {
 			whCheckGolden(t, "trigger-"+tc.name, stored, map[string]string{ns: "$NS", sa: "$SA", env.VaultAddr: "$VAULT_ADDR"})
 
 			out, code := runContainer(t, ns, pod.Name, "", "")
-			want := strings.ReplaceAll(tc.want, "SECRET", secret)
+			want := strings.ReplaceAll(tc.want, "{secret}", secret)
 			if code != 0 || !strings.Contains(out, want) {
 				t.Fatalf("exit %d; output lacks %q:\n%s", code, want, out)
 			}
