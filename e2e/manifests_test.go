@@ -286,7 +286,17 @@ func TestShipManifestsSecurityFields(t *testing.T) {
 	svc := shipFind(t, objs, "Service", "vault-secrets-webhook")
 	pdb := shipFind(t, objs, "PodDisruptionBudget", "vault-secrets-webhook")
 	mwc := shipFind(t, objs, "MutatingWebhookConfiguration", "vault-secrets-webhook")
-	wh := shipGet(mwc, "webhooks", 0)
+	// The sandbox registers its own webhook under the same configuration
+	// name; a server-side apply merges the webhooks by name.
+	var wh any
+	for _, w := range shipGet(mwc, "webhooks").([]any) {
+		if shipString(w, "name") == "pods.vault-secrets-webhook.admission.vault-secrets-webhook.io" {
+			wh = w
+		}
+	}
+	if wh == nil {
+		t.Fatalf("our webhook is not in the applied configuration: %v", shipGet(mwc, "webhooks"))
+	}
 	ns := shipFind(t, objs, "Namespace", "vault-infra")
 
 	checks := []struct {

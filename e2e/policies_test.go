@@ -194,6 +194,7 @@ func TestShipGuardPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := shipDryRunPod(t, tc.ns, tc.pod)
 			code, msg := shipStatus(t, err)
+			t.Logf("%d %s", code, msg)
 			if !tc.wantRefused {
 				if err != nil {
 					t.Fatalf("refused (%d): %s", code, msg)
@@ -361,6 +362,7 @@ func TestShipExecPolicy(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, msg := shipAPI(t, tc.method, tc.path, tc.contentType, tc.body, user, tc.groups...)
+			t.Logf("%s %s: %d %.200s", tc.method, tc.path, code, msg)
 			ours := strings.Contains(msg, shipExecMessage)
 			if tc.wantOurs {
 				if code != http.StatusForbidden || !ours {
