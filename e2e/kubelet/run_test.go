@@ -213,12 +213,15 @@ func TestRunFakeCluster(t *testing.T) {
 			Containers:     []corev1.Container{sh("main", "echo main-ran")},
 		}},
 		"sidecar": {ObjectMeta: meta("sidecar"), Spec: corev1.PodSpec{
+			Volumes: volumes[:1],
 			InitContainers: []corev1.Container{func() corev1.Container {
-				c := sh("side", "echo side-up; sleep 10000")
+				c := sh("side", "echo side-up; touch "+work+"/side-up; sleep 10000", mnt("work", work, false))
 				c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
 				return c
 			}()},
-			Containers: []corev1.Container{sh("main", "echo main-ran")},
+			// The stand-in, like a kubelet without a startup probe, does not
+			// wait for the sidecar: the main container does.
+			Containers: []corev1.Container{sh("main", "until [ -e "+work+"/side-up ]; do sleep 0.05; done; echo main-ran", mnt("work", work, false))},
 		}},
 		"vault-env": {ObjectMeta: meta("vault-env"), Spec: corev1.PodSpec{
 			InitContainers: []corev1.Container{{Name: "copy-vault-env", Image: "ghcr.io/vault-secrets-webhook/vault-env:latest", Command: []string{"/usr/local/bin/vault-env", "copy", "/vault/"}}},
