@@ -152,7 +152,7 @@ func goldenCases() []goldenCase {
 		{name: "two-containers-one-wrapped", pod: `{"metadata":{"name":"app"},"spec":{"containers":[{"name":"plain","image":"alpine","command":["sh"]},{"name":"app","image":"alpine","command":["sh"],"args":["-c","run"],"env":[{"name":"S","value":"vault:secret/data/x#y"}],"volumeMounts":[{"name":"data","mountPath":"/data"}]}],"volumes":[{"name":"data","emptyDir":{}}]}}`},
 		// Settings written.
 		{name: "user-vault-vars-win", pod: withEnv(`{"name":"VAULT_ADDR","value":"https://mine:8200"},{"name":"VAULT_ROLE","value":"mine"},{"name":"S","value":"vault:secret/data/x#y"}`)},
-		{name: "existing-annotations-escaped", pod: `{"metadata":{"name":"app","annotations":{"a~b/c":"d"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
+		{name: "existing-annotations-escaped", pod: `{"metadata":{"name":"app","annotations":{"example.com/owner":"team-a"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 		{name: "service-account-role", pod: `{"metadata":{"name":"app"},"spec":{"serviceAccountName":"billing","containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 		{name: "ann-vault-role", pod: annotated(AnnVaultRole, "reader")},
 		{name: "ann-all-vault-env", pod: annotated(AnnVaultPath, "k8s-prod", AnnVaultAuthMethod, "jwt", AnnVaultSkipVerify, "true", AnnVaultClientTimeout, "30s",
