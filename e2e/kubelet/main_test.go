@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -11,5 +12,9 @@ func TestMain(m *testing.M) {
 	if IsHelper() {
 		RunHelper()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if testAppPath != "" {
+		os.RemoveAll(filepath.Dir(testAppPath))
+	}
+	os.Exit(code)
 }
