@@ -10,9 +10,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -475,5 +478,112 @@ func TestShipHelmMatchesManifests(t *testing.T) {
 			cj, _ := json.MarshalIndent(c, "", "  ")
 			t.Errorf("%s differs:\nmanifests/:\n%s\nchart:\n%s", k, pj, cj)
 		}
+	}
+}
+
+// shipFreePort returns a loopback port that was free a moment ago.
+func shipFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("failed to find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// shipTrusts reports whether the server at addr presents a certificate that
+// the PEM bundle verifies for 127.0.0.1.
+func shipTrusts(bundle []byte, addr string) bool {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(bundle) {
+		return false
+	}
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// TestShipSelfSignedReplicasShareTrust runs what manifests/ installs by
+// default, two replicas in self-signed mode, as two webhook processes
+// publishing into one MutatingWebhookConfiguration: after both started, the
+// caBundle must trust both of them, or the apiserver's calls to one replica
+// fail (and with failurePolicy Ignore its pods go unmutated).
+func TestShipSelfSignedReplicasShareTrust(t *testing.T) {
+	env := sandbox.Get(t)
+	if env.Bin.Webhook == "" {
+		t.Fatal("the sandbox has no webhook binary")
+	}
+	c := kubeClient(t)
+	ctx := testContext(t)
+	name := "ship-e2e-selfsigned-" + randomSuffix(t, 8)
+	path := "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/" + name
+	ports := []int{shipFreePort(t), shipFreePort(t)}
+	cfg := map[string]any{
+		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+		"metadata": map[string]any{"name": name},
+		"webhooks": []any{map[string]any{
+			"name": "replicas.ship.example", "admissionReviewVersions": []any{"v1"},
+			"sideEffects": "None", "failurePolicy": "Ignore",
+			"clientConfig": map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/pods", ports[0])},
+			"rules":        []any{map[string]any{"apiGroups": []any{""}, "apiVersions": []any{"v1"}, "operations": []any{"CREATE"}, "resources": []any{"pods"}}},
+			// Never called: no namespace carries this label.
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{name: "never"}},
+		}},
+	}
+	if err := c.Create(ctx, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", cfg, nil); err != nil {
+		t.Fatalf("failed to create %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Delete(ctx, path); err != nil && !kube.IsNotFound(err) {
+			t.Errorf("failed to delete %s: %v", path, err)
+		}
+	})
+	bundle := func() []byte {
+		var got struct {
+			Webhooks []struct {
+				ClientConfig struct {
+					CABundle []byte `json:"caBundle"`
+				} `json:"clientConfig"`
+			} `json:"webhooks"`
+		}
+		if err := c.Get(ctx, path, &got); err != nil {
+			t.Fatalf("failed to get %s: %v", name, err)
+		}
+		return got.Webhooks[0].ClientConfig.CABundle
+	}
+
+	for i, port := range ports {
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cmd := exec.Command(env.Bin.Webhook,
+			"--listen-address="+addr, "--tls-self-signed", "--tls-hosts=127.0.0.1",
+			"--webhook-config-name="+name, "--namespace="+env.WebhookNamespace,
+			"--kube-server="+env.KubeServer, "--kube-ca-file="+env.KubeCAFile, "--kube-token-file="+env.KubeTokenFile)
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("failed to start webhook replica %d: %v", i+1, err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("replica %d log:\n%s", i+1, logs.String())
+			}
+		})
+		poll(t, waitTimeout, fmt.Sprintf("replica %d to publish a caBundle that trusts it", i+1), func() (bool, error) {
+			return shipTrusts(bundle(), addr), nil
+		})
+	}
+	first := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	if !shipTrusts(bundle(), first) {
+		t.Fatalf("after replica 2 published its CA, the caBundle no longer trusts replica 1 (%s): "+
+			"the default install (2 replicas, --tls-self-signed) would fail every admission call routed to one replica", first)
 	}
 }
