@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -109,9 +110,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestRunServes starts the real command (least-privilege, certificate
-// files), exercises every endpoint over TLS, and shuts it down gracefully.
-func TestRunServes(t *testing.T) {
+// whServe starts run with args plus certificate files on a free port and
+// returns the base URL, an HTTPS client trusting the certificate, the log
+// and a stop function that waits for a graceful exit.
+func whServe(t *testing.T, args ...string) (string, *http.Client, *syncBuffer, func() error) {
+	t.Helper()
 	dir := t.TempDir()
 	ss, err := vswtls.GenerateSelfSigned([]string{"127.0.0.1"}, time.Hour, time.Now())
 	if err != nil {
@@ -129,29 +132,69 @@ func TestRunServes(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
+	logs := &syncBuffer{}
 	listening := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--listen-address=127.0.0.1:0", "--tls-cert-file=" + certFile, "--tls-key-file=" + keyFile,
-			"--least-privilege", "--vault-addr=http://127.0.0.1:8200", "--shutdown-timeout=5s"}, env(nil), &logs, listening)
-	}()
+	all := append([]string{"--listen-address=127.0.0.1:0", "--tls-cert-file=" + certFile, "--tls-key-file=" + keyFile, "--shutdown-timeout=5s"}, args...)
+	go func() { done <- run(ctx, all, env(nil), logs, listening) }()
 	var addr string
 	select {
 	case addr = <-listening:
 	case err := <-done:
+		cancel()
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	case <-time.After(30 * time.Second):
+		cancel()
 		t.Fatal("not listening after 30s")
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ss.CAPEM)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
-	base := "https://" + addr
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("no graceful shutdown within 10s")
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return "https://" + addr, client, logs, stop
+}
 
+// TestRunReadyzFollowsAPIServer: /readyz fails while the configured
+// Kubernetes API is unreachable; /healthz stays ok.
+func TestRunReadyzFollowsAPIServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	base, client, _, _ := whServe(t, "--kube-server=https://"+closed, "--vault-addr=http://127.0.0.1:8200")
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable} {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestRunServes starts the real command (least-privilege, certificate
+// files), exercises every endpoint over TLS, and shuts it down gracefully.
+func TestRunServes(t *testing.T) {
+	base, client, logs, stop := whServe(t, "--least-privilege", "--vault-addr=http://127.0.0.1:8200")
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := client.Get(base + p)
 		if err != nil {
@@ -182,18 +225,13 @@ func TestRunServes(t *testing.T) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 	// TLS 1.1 is refused.
-	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11}); err == nil {
+	roots := client.Transport.(*http.Transport).TLSClientConfig.RootCAs
+	if c, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11}); err == nil {
+		c.Close()
 		t.Fatal("TLS 1.1 accepted")
 	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no graceful shutdown within 10s")
+	if err := stop(); err != nil {
+		t.Fatalf("run after cancel: %v", err)
 	}
 	if strings.Contains(logs.String(), "vault:secret") {
 		t.Fatalf("log contains an env value:\n%s", logs.String())
