@@ -25,6 +25,11 @@ func (pr *process) copy(w io.Writer, r *os.File) {
 // stop sends SIGTERM to the container's process group, waits up to grace,
 // then SIGKILLs the group, and waits for the process.
 func (pr *process) stop(grace time.Duration) {
+	select {
+	case <-pr.done: // gone; its group was killed then, and the pid may be reused
+		return
+	default:
+	}
 	pid := pr.cmd.Process.Pid
 	if grace > 0 {
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
