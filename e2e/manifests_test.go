@@ -587,3 +587,19 @@ func TestShipSelfSignedReplicasShareTrust(t *testing.T) {
 			"the default install (2 replicas, --tls-self-signed) would fail every admission call routed to one replica", first)
 	}
 }
+
+// TestShipHelmCheck runs scripts/helm-check: `helm lint --strict` and
+// `helm template` of every mode, and the refusal of invalid values. It needs
+// no apiserver, but helm comes with the sandbox's tools, so it runs with them.
+func TestShipHelmCheck(t *testing.T) {
+	sandbox.Get(t)
+	ctx, cancel := context.WithTimeout(testContext(t), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(shipRoot(t), "scripts", "helm-check"))
+	cmd.Env = append(os.Environ(), "HELM="+shipHelm(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/helm-check failed: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
