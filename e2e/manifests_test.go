@@ -30,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
@@ -602,4 +603,50 @@ func TestShipHelmCheck(t *testing.T) {
 		t.Fatalf("scripts/helm-check failed: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
+}
+
+// TestShipHelmDefaultsMatchWebhook checks the chart's table of annotation ->
+// environment variable (values "defaults") against the webhook's own list
+// (admission.Annotations), so every annotation the webhook lets an operator
+// default can be defaulted from the chart, under the variable it reads.
+func TestShipHelmDefaultsMatchWebhook(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := os.ReadFile(filepath.Join(root, "manifests/helm/vault-secrets-webhook/templates/_helpers.tpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := string(tpl)
+	start := strings.Index(block, `{{- define "vsw.defaultEnvNames" -}}`)
+	if start < 0 {
+		t.Fatal(`_helpers.tpl has no "vsw.defaultEnvNames"`)
+	}
+	block = block[start:]
+	block = block[strings.Index(block, "\n")+1 : strings.Index(block, "{{- end -}}")]
+	chart := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		name, env, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("unexpected line in vsw.defaultEnvNames: %q", line)
+		}
+		chart[name] = env
+	}
+	webhook := map[string]string{}
+	for _, a := range admission.Annotations {
+		if a.DefaultEnv != "" {
+			webhook[a.Name] = a.DefaultEnv
+		}
+	}
+	for name, env := range webhook {
+		if chart[name] != env {
+			t.Errorf("annotation %s: the webhook reads its default from %s, the chart writes %q", name, env, chart[name])
+		}
+	}
+	for name := range chart {
+		if _, ok := webhook[name]; !ok {
+			t.Errorf("the chart maps annotation %s, which the webhook does not default from the environment", name)
+		}
+	}
 }
