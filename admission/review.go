@@ -12,7 +12,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -36,6 +35,49 @@ type Handler struct {
 	Metrics      *Metrics     // may be nil
 	Log          *slog.Logger // may be nil
 	MaxBodyBytes int64        // 0 means DefaultMaxBodyBytes
+}
+
+// reviewIn is the part of an admission.k8s.io/v1 AdmissionReview the webhook
+// reads. O is *corev1.Pod for the one-pass decode, or json.RawMessage for the
+// second pass that only runs when the first failed (to tell a malformed
+// review from an object that is not a Pod).
+type reviewIn[O any] struct {
+	APIVersion string        `json:"apiVersion"`
+	Kind       string        `json:"kind"`
+	Request    *requestIn[O] `json:"request"`
+}
+
+type requestIn[O any] struct {
+	UID  string `json:"uid"`
+	Kind struct {
+		Group   string `json:"group"`
+		Version string `json:"version"`
+		Kind    string `json:"kind"`
+	} `json:"kind"`
+	SubResource string `json:"subResource"`
+	Namespace   string `json:"namespace"`
+	Operation   string `json:"operation"`
+	DryRun      *bool  `json:"dryRun"`
+	Object      O      `json:"object"`
+}
+
+// decodeReview decodes body; pod is nil when the object is missing or not
+// a Pod.
+func decodeReview(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, err error) {
+	var one reviewIn[*corev1.Pod]
+	if err := json.Unmarshal(body, &one); err == nil {
+		return one.Request, one.APIVersion, one.Kind, nil
+	}
+	var raw reviewIn[json.RawMessage]
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, "", "", err
+	}
+	if raw.Request == nil {
+		return nil, raw.APIVersion, raw.Kind, nil
+	}
+	r := raw.Request
+	return &requestIn[*corev1.Pod]{UID: r.UID, Kind: r.Kind, SubResource: r.SubResource, Namespace: r.Namespace,
+		Operation: r.Operation, DryRun: r.DryRun}, raw.APIVersion, raw.Kind, nil
 }
 
 // reviewOut is the AdmissionReview the webhook writes back.
@@ -127,20 +169,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 		httpError(w, http.StatusBadRequest, "failed to read request body")
 		return OutcomeError, "bad_body"
 	}
-	var in admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &in); err != nil {
+	req, apiVersion, kind, err := decodeReview(body)
+	if err != nil {
 		httpError(w, http.StatusBadRequest, "request body is not an AdmissionReview")
 		return OutcomeError, "bad_review"
 	}
-	if in.APIVersion != "admission.k8s.io/v1" || in.Kind != "AdmissionReview" {
+	if apiVersion != "admission.k8s.io/v1" || kind != "AdmissionReview" {
 		httpError(w, http.StatusBadRequest, "only admission.k8s.io/v1 AdmissionReview is supported")
 		return OutcomeError, "bad_api_version"
 	}
-	if in.Request == nil {
+	if req == nil {
 		httpError(w, http.StatusBadRequest, "AdmissionReview has no request")
 		return OutcomeError, "no_request"
 	}
-	req := in.Request
 	if req.UID == "" {
 		httpError(w, http.StatusBadRequest, "AdmissionReview request has no uid")
 		return OutcomeError, "no_uid"
@@ -156,7 +197,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	defer cancel()
 
 	resp, outcome, reason := h.decide(ctx, req)
-	resp.UID = string(req.UID)
+	resp.UID = req.UID
 	out := reviewOut{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", Response: resp}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -171,8 +212,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 
 // decide turns a request into a response. It never fails: every problem
 // becomes a response with allowed=false and a status code.
-func (h *Handler) decide(ctx context.Context, req *admissionv1.AdmissionRequest) (resp *responseOut, outcome, reason string) {
-	logger := h.log().With("uid", string(req.UID), "namespace", req.Namespace, "operation", string(req.Operation))
+func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod]) (resp *responseOut, outcome, reason string) {
+	logger := h.log().With("uid", req.UID, "namespace", req.Namespace, "operation", req.Operation)
 	deny := func(code int32, reason, msg string) *responseOut {
 		return &responseOut{Allowed: false, Status: &statusOut{Code: code, Reason: http.StatusText(int(code)), Message: msg}}
 	}
@@ -191,8 +232,8 @@ func (h *Handler) decide(ctx context.Context, req *admissionv1.AdmissionRequest)
 		// e.g. pods/ephemeralcontainers: never touched.
 		return &responseOut{Allowed: true}, OutcomeAllowed, "subresource"
 	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil || len(req.Object.Raw) == 0 {
+	pod := req.Object
+	if pod == nil {
 		logger.Warn("request object is not a Pod")
 		return deny(http.StatusBadRequest, "bad_object", "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
 	}
@@ -203,7 +244,7 @@ func (h *Handler) decide(ctx context.Context, req *admissionv1.AdmissionRequest)
 	logger = logger.With("pod", name)
 	dryRun := req.DryRun != nil && *req.DryRun
 
-	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: string(req.Operation), DryRun: dryRun, Pod: &pod})
+	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})
 	if err != nil {
 		var d *Denied
 		var le *LookupError
@@ -235,7 +276,7 @@ func (h *Handler) decide(ctx context.Context, req *admissionv1.AdmissionRequest)
 	resp = &responseOut{Allowed: true, Warnings: res.Warnings}
 	if patch != nil {
 		resp.Patch = patch
-		resp.PatchType = string(admissionv1.PatchTypeJSONPatch)
+		resp.PatchType = "JSONPatch"
 	}
 	logger.Info("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
 	return resp, OutcomeAllowed, res.Reason
