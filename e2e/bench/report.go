@@ -302,13 +302,14 @@ func (r *Report) vaultEnvMarkdown(b *strings.Builder) {
 
 func (r *Report) microMarkdown(b *strings.Builder) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	w("## Micro-benchmarks\n\n`go test -run '^$' -bench . -benchmem -count N` (medians).\n\n")
+	w("## Micro-benchmarks\n\n`go test -run '^$' -bench . -benchmem -count N` (medians). These are wall-clock\n")
+	w("figures: on a loaded machine they inflate with the load average; compare rows within one run.\n\n")
 	if len(r.Micro) == 0 {
 		w("None ran.\n\n")
 	} else {
 		w("| package | benchmark | ns/op | B/op | allocs/op | runs |\n|---|---|---:|---:|---:|---:|\n")
 		for _, m := range r.Micro {
-			w("| %s | %s | %.0f | %.0f | %.0f | %d |\n", m.Pkg, m.Name, m.NsPerOp, m.BPerOp, m.AllocsOp, m.Runs)
+			w("| %s | %s | %.0f | %.0f | %.0f | %d |\n", strings.TrimPrefix(m.Pkg, "github.com/vault-secrets-webhook/vault-secrets-webhook/"), m.Name, m.NsPerOp, m.BPerOp, m.AllocsOp, m.Runs)
 		}
 		w("\n")
 	}
