@@ -118,3 +118,27 @@ func FuzzPointer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReviewBody sends arbitrary bytes as a review: the handler answers 200
+// (a review) or 400, never panics.
+func FuzzReviewBody(f *testing.F) {
+	f.Add(goldenCase{name: "x", pod: podDirect}.review())
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"object":null}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"object":{"spec":{"containers":[{}]}}}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := NewMutator(testConfig(), &fakeLookups{secrets: refSecrets, cms: refCMs}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		met := NewMetrics()
+		code, out := runReview(t, &Handler{Mutator: m, Metrics: met}, body)
+		if code != http.StatusOK && code != http.StatusBadRequest {
+			t.Fatalf("HTTP %d: %s", code, out)
+		}
+		var buf strings.Builder
+		_ = met.Write(&buf)
+		if strings.Contains(buf.String(), `reason="panic"`) {
+			t.Fatalf("panicked on %q", body)
+		}
+	})
+}
