@@ -165,9 +165,8 @@ func relStartDaemon(t *testing.T, environ []string) *relDaemon {
 		t.Fatalf("failed to start vault-env: %v", err)
 	}
 	go func() {
-		err := d.cmd.Wait()
+		_ = d.cmd.Wait() // the exit status is read from ProcessState
 		d.code = d.cmd.ProcessState.ExitCode()
-		_ = err
 		close(d.exited)
 	}()
 	t.Cleanup(func() {

@@ -312,13 +312,14 @@ func (w *relWebhook) Exited() bool {
 // Signal sends sig to the process.
 func (w *relWebhook) Signal(sig os.Signal) error { return w.cmd.Process.Signal(sig) }
 
-// Wait waits up to timeout for the process to end and returns its exit error.
-func (w *relWebhook) Wait(timeout time.Duration) (error, bool) {
+// Wait waits up to timeout for the process to end; it reports whether it
+// ended, and its exit error.
+func (w *relWebhook) Wait(timeout time.Duration) (bool, error) {
 	select {
 	case <-w.exited:
-		return w.waitErr, true
+		return true, w.waitErr
 	case <-time.After(timeout):
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -335,7 +336,7 @@ func (w *relWebhook) stop(t testing.TB) {
 	w.stopOnce.Do(func() {
 		if !w.Exited() {
 			w.cmd.Process.Signal(syscall.SIGTERM)
-			if _, ok := w.Wait(10 * time.Second); !ok {
+			if ok, _ := w.Wait(10 * time.Second); !ok {
 				w.kill()
 			}
 		}

@@ -383,7 +383,7 @@ func TestReliabilityGracefulShutdown(t *testing.T) {
 	refusedAfter := time.Since(sigAt)
 
 	s := <-results
-	err, exited := w.Wait(shutdownTimeout + 10*time.Second)
+	exited, err := w.Wait(shutdownTimeout + 10*time.Second)
 	exitAfter := time.Since(sigAt)
 	t.Logf("rel-shutdown: %d in-flight reviews, %d errors; refused new connections after %v; exited after %v (%v)",
 		s.N, s.Errors, refusedAfter.Round(time.Millisecond), exitAfter.Round(time.Millisecond), err)
