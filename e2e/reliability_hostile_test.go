@@ -113,6 +113,39 @@ func TestReliabilityHostileHTTP(t *testing.T) {
 		})
 	}
 
+	t.Run("HTTP/2", func(t *testing.T) {
+		// The apiserver may speak HTTP/2 to webhooks: the same limits hold.
+		h2 := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: w.TLSConfig(), ForceAttemptHTTP2: true}}
+		defer h2.CloseIdleConnections()
+		res, err := relPost(ctx, h2, w.URL("/pods"), valid)
+		if err != nil || res.HTTPStatus != http.StatusOK || !res.Allowed {
+			t.Fatalf("valid review over HTTP/2: %+v %v", res, err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL("/pods"), bytes.NewReader(valid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range relManyHeaders(20_000) {
+			req.Header.Set(k, v)
+		}
+		resp, err := h2.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			t.Logf("huge headers over %s: %d", resp.Proto, resp.StatusCode)
+			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+				t.Errorf("huge headers over %s: status %d, want 431", resp.Proto, resp.StatusCode)
+			}
+		} else {
+			t.Logf("huge headers over HTTP/2: refused: %v", err)
+		}
+		// Deep JSON over HTTP/2 as well.
+		res, err = relPost(ctx, h2, w.URL("/pods"), deep(100_000))
+		if err != nil || res.HTTPStatus != http.StatusBadRequest {
+			t.Errorf("JSON bomb over HTTP/2: %+v %v", res.HTTPStatus, err)
+		}
+	})
+
 	t.Run("3 MiB review, four at once", func(t *testing.T) {
 		body := relBigReview(t, 3<<20)
 		var wg sync.WaitGroup
