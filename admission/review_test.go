@@ -69,6 +69,7 @@ func TestHandlerHostile(t *testing.T) {
 		lookups     Lookups
 		wantHTTP    int
 		wantCode    int32 // response.status.code when HTTP 200; 0 = allowed
+		noPatch     bool
 	}{
 		{name: "get", method: http.MethodGet, wantHTTP: http.StatusMethodNotAllowed},
 		{name: "put", method: http.MethodPut, contentType: "application/json", body: bytes.NewReader(valid), wantHTTP: http.StatusMethodNotAllowed},
@@ -87,6 +88,7 @@ func TestHandlerHostile(t *testing.T) {
 		{name: "non-pod kind", contentType: "application/json", body: bytes.NewReader(goldenCase{name: "x", kind: "ConfigMap", pod: `{"metadata":{"name":"c"}}`}.review()), wantHTTP: http.StatusOK, wantCode: 400},
 		{name: "object not a pod", contentType: "application/json", body: bytes.NewReader(goldenCase{name: "x", pod: `{"spec":{"containers":"nope"}}`}.review()), wantHTTP: http.StatusOK, wantCode: 400},
 		{name: "no object", contentType: "application/json", body: strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE"}}`), wantHTTP: http.StatusOK, wantCode: 400},
+		{name: "ephemeralcontainers subresource untouched", contentType: "application/json", body: strings.NewReader(strings.Replace(string(valid), `"namespace": "apps"`, `"namespace": "apps", "subResource": "ephemeralcontainers"`, 1)), wantHTTP: http.StatusOK, noPatch: true},
 		{name: "panic recovered", contentType: "application/json", body: bytes.NewReader(secretPod), lookups: panickingLookups{}, wantHTTP: http.StatusOK, wantCode: 500},
 		{name: "timeout honoured", contentType: "application/json", url: "/pods?timeout=50ms", body: bytes.NewReader(secretPod), lookups: blockingLookups{}, wantHTTP: http.StatusOK, wantCode: 504},
 	}
@@ -151,6 +153,9 @@ func TestHandlerHostile(t *testing.T) {
 			if tc.wantCode == 0 {
 				if !out.Response.Allowed {
 					t.Fatalf("not allowed: %s", rec.Body.String())
+				}
+				if tc.noPatch && strings.Contains(rec.Body.String(), `"patch"`) {
+					t.Fatalf("patched: %s", rec.Body.String())
 				}
 				return
 			}
