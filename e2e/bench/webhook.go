@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -15,6 +16,7 @@ type WebhookConfig struct {
 	WebhookBin, FloorBin string
 	Dir                  string   // work dir: certificates, logs
 	WebhookArgs          []string // extra flags (kube, vault, registry)
+	WebhookEnv           []string // extra environment (e.g. GOGC=200), added to ours
 	Setup                ScenarioSetup
 	Scenarios            []string
 	NA                   map[string]string // scenario -> why it cannot run here
@@ -80,11 +82,15 @@ func RunWebhook(ctx context.Context, cfg WebhookConfig) (*WebhookResult, error) 
 		}
 		args := []string{"--listen-address", addr, "--tls-cert-file", certs.Cert, "--tls-key-file", certs.Key}
 		bin := cfg.FloorBin
+		var env []string
 		if name == "webhook" {
 			bin = cfg.WebhookBin
 			args = append(args, cfg.WebhookArgs...)
+			if len(cfg.WebhookEnv) > 0 {
+				env = append(os.Environ(), cfg.WebhookEnv...)
+			}
 		}
-		return StartServer(ctx, name, bin, args, nil, addr, tc, filepath.Join(cfg.Dir, name+".log"), 20*time.Second)
+		return StartServer(ctx, name, bin, args, env, addr, tc, filepath.Join(cfg.Dir, name+".log"), 20*time.Second)
 	}
 	// Start-up: alternate so both see the same machine load.
 	for i := 0; i < cfg.StartReps; i++ {

@@ -24,6 +24,8 @@
 //	--start-reps N       process starts for start-to-first-connection (default 7)
 //	--ve-reps N          runs per vault-env case (default 15)
 //	--webhook-arg ARG    extra webhook flag (repeatable)
+//	--webhook-env K=V    extra webhook environment variable, e.g. GOGC=200 (repeatable)
+//	--scenarios LIST     webhook scenarios (default refs,norefs,envfrom,registry)
 //	--micro FILE         `go test -bench` output to include
 //	--git-describe S, --go-version S, --command S   facts for the report
 //
@@ -89,8 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	describe := fs.String("git-describe", "", "git describe")
 	gover := fs.String("go-version", runtime.Version(), "go version")
 	command := fs.String("command", "make bench", "command for the report")
-	var extra multi
+	var extra, extraEnv multi
 	fs.Var(&extra, "webhook-arg", "extra webhook flag")
+	fs.Var(&extraEnv, "webhook-env", "extra webhook environment variable KEY=VALUE")
+	scenarios := fs.String("scenarios", "refs,norefs,envfrom,registry", "webhook scenarios")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -121,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	want := func(s string) bool { return strings.Contains(","+*only+",", ","+s+",") }
 	if want("webhook") {
 		rep.WebhookBinSize = fileSize(*webhook)
-		wr, err := runWebhook(ctx, *out, *webhook, *floor, sb, extra, ls, *reps, *dur, *warm, *startReps)
+		wr, err := runWebhook(ctx, *out, *webhook, *floor, sb, extra, extraEnv, strings.Split(*scenarios, ","), ls, *reps, *dur, *warm, *startReps)
 		if err != nil {
 			logf("webhook: %v", err)
 			rep.WebhookErr = err.Error()
@@ -157,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	return nil
 }
 
-func runWebhook(ctx context.Context, out, webhook, floor string, sb *sandbox.Env, extra []string, ls []int, reps int, dur, warm time.Duration, startReps int) (*bench.WebhookResult, error) {
+func runWebhook(ctx context.Context, out, webhook, floor string, sb *sandbox.Env, extra, extraEnv, scenarios []string, ls []int, reps int, dur, warm time.Duration, startReps int) (*bench.WebhookResult, error) {
 	if webhook == "" || floor == "" {
 		return nil, errors.New("--webhook and --floor are required")
 	}
@@ -168,9 +172,9 @@ func runWebhook(ctx context.Context, out, webhook, floor string, sb *sandbox.Env
 	cfg := bench.WebhookConfig{
 		WebhookBin: webhook, FloorBin: floor, Dir: dir,
 		Setup:     bench.ScenarioSetup{Namespace: "vsw-bench"},
-		Scenarios: []string{bench.ScenarioRefs, bench.ScenarioNoRefs, bench.ScenarioEnvFrom, bench.ScenarioRegistry},
-		NA:        map[string]string{},
-		Levels:    ls, Reps: reps, Duration: dur, Warmup: warm, StartReps: startReps, Logf: logf,
+		Scenarios: scenarios, WebhookEnv: extraEnv,
+		NA:     map[string]string{},
+		Levels: ls, Reps: reps, Duration: dur, Warmup: warm, StartReps: startReps, Logf: logf,
 	}
 	if sb == nil {
 		cfg.NA[bench.ScenarioEnvFrom] = "no sandbox (VSW_SANDBOX unset): the lookups need the sandbox apiserver"
