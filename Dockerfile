@@ -8,9 +8,10 @@
 # `make image` runs both. Multi-platform: add --platform linux/amd64,linux/arm64
 # (buildx); the Go toolchain cross-compiles, nothing is emulated.
 #
-# Base images are pinned by digest; bump them deliberately. The digests below
-# were taken from public references, not verified against the registry from
-# this machine (it has no registry access): check them before a release with
+# Base images are pinned by digest (multi-arch index digests); bump them
+# deliberately. These two appear with these very tags in many independent
+# public Dockerfiles, but could not be verified against the registries from
+# the machine this was written on (no registry access): check them with
 #   crane digest golang:1.26.5
 #   crane digest gcr.io/distroless/static-debian12:nonroot
 ARG GO_IMAGE=golang:1.26.5@sha256:b004b9c35c68c8bcf5420e5164423073a1de5f0c7d4b9121784780ceb7f9961f
