@@ -4,7 +4,10 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-GOBUILD := CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags='-s -w -buildid='
+# The same flags as scripts/reproducible and the Dockerfile; the version comes
+# from git, never from the clock.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+GOBUILD := CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags='-s -w -buildid= -X main.version=$(VERSION)'
 IMAGE_REPO ?= ghcr.io/vault-secrets-webhook
 IMAGE_TAG ?= dev
 
@@ -83,6 +86,6 @@ helm-lint: ## lint and template the Helm chart (scripts/helm-check)
 
 .PHONY: image
 image: ## build the container images with docker (needs a container engine: this sandbox machine has none)
-	@command -v docker >/dev/null || { echo "make: no docker here: this machine has no container engine" >&2; exit 2; }
-	docker build -t $(IMAGE_REPO)/vault-env:$(IMAGE_TAG) --target vault-env .
-	docker build -t $(IMAGE_REPO)/vault-secrets-webhook:$(IMAGE_TAG) --target vault-secrets-webhook .
+	@docker info >/dev/null 2>&1 || { echo "make: no container engine reachable (docker info failed); this sandbox machine has none" >&2; exit 2; }
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE_REPO)/vault-env:$(IMAGE_TAG) --target vault-env .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE_REPO)/vault-secrets-webhook:$(IMAGE_TAG) --target vault-secrets-webhook .
