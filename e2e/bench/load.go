@@ -25,7 +25,8 @@ type LoadConfig struct {
 	Body        []byte      // request body; may contain PlaceholderUID
 	TLS         *tls.Config // client TLS configuration
 	Concurrency int         // connections (= requests in flight); default 1
-	// Timeout bounds each request (write + read of the answer); default 5s.
+	// Timeout bounds each request (write + read of the answer); default 10s,
+	// the Kubernetes default for a webhook call.
 	Timeout time.Duration
 	// CheckUID makes a response count as an error unless it echoes the
 	// request's UID (requires PlaceholderUID in Body).
@@ -75,7 +76,7 @@ func NewLoader(ctx context.Context, cfg LoadConfig) (*Loader, error) {
 		cfg.Concurrency = 1
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.MaxSamples <= 0 {
 		cfg.MaxSamples = 1 << 20
