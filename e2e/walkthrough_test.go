@@ -2,17 +2,20 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
 
 // The seed walkthrough's container: it prints the variable, then sleeps.
@@ -217,4 +220,45 @@ func envValue(env []corev1.EnvVar, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestSandboxDefaultRole checks the sandbox's own Vault set-up (contract C7)
+// the way the walkthrough uses it: a Pod in namespace default, running as
+// ServiceAccount default, logs in with role "default" (vault-env's default
+// role is the ServiceAccount's name) and reads KV v2 at secret/.
+func TestSandboxDefaultRole(t *testing.T) {
+	t.Parallel()
+	env := sandbox.Get(t)
+	requireProduct(t, env)
+	name := uniqueName(t, "e2e")
+	value := "default-role-" + randomSuffix(t, 12)
+	vaultPut(t, "e2e/"+name, map[string]string{"VALUE": value})
+	pod := createPod(t, "default", &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Name:    "app",
+				Image:   "busybox",
+				Command: []string{"sh", "-c", "echo value=$VALUE"},
+				Env:     []corev1.EnvVar{{Name: "VALUE", Value: "vault:secret/data/e2e/" + name + "#VALUE"}},
+			}},
+		},
+	})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := kubeClient(t).Delete(ctx, "/api/v1/namespaces/default/pods/"+pod.Name); err != nil && !kube.IsNotFound(err) {
+			t.Errorf("failed to delete pod default/%s: %v", pod.Name, err)
+		}
+	})
+	if pod.Spec.ServiceAccountName != "default" {
+		t.Fatalf("pod runs as %q, want default", pod.Spec.ServiceAccountName)
+	}
+	out, code := runContainer(t, "default", pod.Name, "app", "")
+	if code != 0 {
+		t.Fatalf("exit code %d, want 0; output:\n%s", code, out)
+	}
+	if !slices.Contains(strings.Split(out, "\n"), "value="+value) {
+		t.Errorf("output has no line value=%s:\n%s", value, out)
+	}
 }
