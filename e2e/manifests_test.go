@@ -650,3 +650,87 @@ func TestShipHelmDefaultsMatchWebhook(t *testing.T) {
 		}
 	}
 }
+
+// TestShipVariants checks what each variant changes: RBAC, flags and the
+// caBundle source, in the plain YAML and the chart alike.
+func TestShipVariants(t *testing.T) {
+	sandbox.Get(t)
+	toObjects := func(t *testing.T, yaml []byte) []shipObject {
+		// No cert-manager CRDs in the sandbox: kubectl cannot map its kinds.
+		out, err := shipKubectl(t, shipDropGroup(yaml, "cert-manager.io"), "create", "--dry-run=client", "-o", "json", "-f", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return shipDecodeList(t, out)
+	}
+	readsSecrets := func(objs []shipObject) bool {
+		for _, o := range objs {
+			if o["kind"] != "ClusterRole" {
+				continue
+			}
+			rules, _ := shipGet(o, "rules").([]any)
+			for _, r := range rules {
+				if slices.Contains(shipStrings(r, "resources"), "secrets") || slices.Contains(shipStrings(r, "resources"), "configmaps") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	patchesCABundle := func(objs []shipObject) bool {
+		for _, o := range objs {
+			rules, _ := shipGet(o, "rules").([]any)
+			for _, r := range rules {
+				if o["kind"] == "ClusterRole" && slices.Contains(shipStrings(r, "resources"), "mutatingwebhookconfigurations") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		name          string
+		render        func(t *testing.T) []byte
+		wantArgs      []string
+		wantSecrets   bool
+		wantCABundle  bool
+		wantInjectsCA bool
+	}{
+		{"plain default", func(t *testing.T) []byte { return shipKustomize(t, "manifests") },
+			[]string{"--tls-self-signed"}, true, true, false},
+		{"plain least-privilege", func(t *testing.T) []byte { return shipKustomize(t, "manifests/least-privilege") },
+			[]string{"--tls-self-signed", "--least-privilege"}, false, true, false},
+		{"plain cert-manager", func(t *testing.T) []byte { return shipKustomize(t, "manifests/cert-manager") },
+			[]string{"--tls-cert-file=/tls/tls.crt", "--tls-key-file=/tls/tls.key"}, true, false, true},
+		{"helm least-privilege", func(t *testing.T) []byte { return shipHelmTemplate(t, "rbac.mode=leastPrivilege") },
+			[]string{"--tls-self-signed", "--least-privilege"}, false, true, false},
+		{"helm cert-manager", func(t *testing.T) []byte { return shipHelmTemplate(t, "certificate.mode=certManager") },
+			[]string{"--tls-cert-file=/tls/tls.crt", "--tls-key-file=/tls/tls.key"}, true, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := toObjects(t, tc.render(t))
+			dep := shipFind(t, objs, "Deployment", "vault-secrets-webhook")
+			args := shipStrings(dep, "spec", "template", "spec", "containers", 0, "args")
+			for _, a := range tc.wantArgs {
+				if !slices.Contains(args, a) {
+					t.Errorf("args %v lack %s", args, a)
+				}
+			}
+			if got := readsSecrets(objs); got != tc.wantSecrets {
+				t.Errorf("RBAC on secrets/configmaps: %v, want %v", got, tc.wantSecrets)
+			}
+			if got := patchesCABundle(objs); got != tc.wantCABundle {
+				t.Errorf("RBAC on its webhook configuration: %v, want %v", got, tc.wantCABundle)
+			}
+			mwc := shipFind(t, objs, "MutatingWebhookConfiguration", "vault-secrets-webhook")
+			inject := shipString(mwc, "metadata", "annotations", "cert-manager.io/inject-ca-from")
+			if (inject != "") != tc.wantInjectsCA {
+				t.Errorf("cert-manager.io/inject-ca-from = %q, want set: %v", inject, tc.wantInjectsCA)
+			}
+			if tc.wantInjectsCA && inject != "vault-infra/vault-secrets-webhook-tls" {
+				t.Errorf("cert-manager.io/inject-ca-from = %q, want the serving Certificate", inject)
+			}
+		})
+	}
+}
