@@ -15,7 +15,7 @@ func TestVaultTLS(t *testing.T) {
 	sb := sandbox.Get(t)
 	v, caFile := devVaultTLS(t, sb)
 	v.must(t, "POST", "secret/data/tls", map[string]any{"data": map[string]any{"k": "over-tls"}})
-	base := []string{"VAULT_ADDR=" + v.addr, "VAULT_TOKEN=" + v.token, "VAULT_CLIENT_TIMEOUT=3s", "A=vault:secret/data/tls#k"}
+	base := []string{"VAULT_ADDR=" + v.addr, "VAULT_TOKEN=" + v.token, "A=vault:secret/data/tls#k"}
 	tests := []struct {
 		name string
 		env  []string

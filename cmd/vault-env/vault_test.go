@@ -84,7 +84,7 @@ func TestVaultReferences(t *testing.T) {
 			want: []string{"T1=transit-one", "T2=transit-two", "T3=x-transit-three"}},
 		{name: "from-path, explicit wins", env: []string{"VAULT_ENV_FROM_PATH=secret/data/fromenv", "EXPLICIT=mine"}, want: []string{"FROM_A=from-a", "EXPLICIT=mine"}},
 		{name: "missing path fails and names it", env: []string{"SECRET_A=vault:secret/data/nope#k", "B=vault:secret/data/app#password"}, wantFail: []string{"SECRET_A:", "secret/data/nope", "not found"}},
-		{name: "missing key fails", env: []string{"SECRET_A=vault:secret/data/app#nokey"}, wantFail: []string{"SECRET_A:", "secret/data/app", `"nokey"`}},
+		{name: "missing key fails", env: []string{"SECRET_A=vault:secret/data/app#nokey"}, wantFail: []string{"SECRET_A:", "secret/data/app", `nokey`, "not found"}},
 		{name: "ignore missing", env: []string{"VAULT_IGNORE_MISSING_SECRETS=true", "A=vault:secret/data/nope#k", "B=vault:secret/data/app#nokey", "C=vault:secret/data/app#user"}, want: []string{"C=app"}, absent: []string{"A=", "B="}},
 		{name: "passthrough", env: []string{"VAULT_ENV_PASSTHROUGH=VAULT_ADDR", "A=vault:secret/data/app#user"}, want: []string{"A=app", "VAULT_ADDR=" + v.addr}, absent: []string{"VAULT_TOKEN="}},
 		{name: "settings dropped", env: []string{"VAULT_LOG_LEVEL=debug", "A=vault:secret/data/app#user"}, want: []string{"A=app"}, absent: []string{"VAULT_ADDR=", "VAULT_TOKEN=", "VAULT_LOG_LEVEL="}},
