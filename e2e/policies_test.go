@@ -387,3 +387,63 @@ func TestShipExecPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestShipGuardDuringWebhookOutage plays the outage the guard exists for: our
+// MutatingWebhookConfiguration as committed (failurePolicy Ignore), pointed
+// at a port where nothing listens, plus the guard. A pod without references
+// still starts (availability); a pod with references is refused by the
+// guard instead of starting with the literal vault: string.
+func TestShipGuardDuringWebhookOutage(t *testing.T) {
+	env := sandbox.Get(t)
+	label := randomSuffix(t, 8)
+	shipInstallPolicy(t, "vault-secrets-webhook-guard", "ship-e2e-outage-"+label, func(b shipObject) {
+		mr := b["spec"].(map[string]any)["matchResources"].(map[string]any)
+		mr["objectSelector"] = map[string]any{"matchLabels": map[string]any{"ship-e2e": label}}
+	})
+
+	out, err := shipKubectl(t, shipKustomize(t, "manifests/base"), "create", "--dry-run=client", "-o", "json", "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mwc := shipFind(t, shipDecodeList(t, out), "MutatingWebhookConfiguration", "vault-secrets-webhook")
+	name := "ship-e2e-outage-" + label
+	mwc["metadata"] = map[string]any{"name": name}
+	wh := shipGet(mwc, "webhooks", 0).(map[string]any)
+	if wh["failurePolicy"] != "Ignore" {
+		t.Fatalf("the committed failurePolicy is %v: this test plays an outage under Ignore", wh["failurePolicy"])
+	}
+	// The sandbox's own webhook never serves its namespace: ours, "down",
+	// is the only one asked there (and only for this test's pods).
+	wh["clientConfig"] = map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/pods", shipFreePort(t))}
+	wh["namespaceSelector"] = map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": env.WebhookNamespace}}
+	wh["objectSelector"] = map[string]any{"matchLabels": map[string]any{"ship-e2e": label}}
+	c := kubeClient(t)
+	const base = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+	if err := c.Create(testContext(t), base, mwc, nil); err != nil {
+		t.Fatalf("failed to create %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Delete(ctx, base+"/"+name); err != nil && !kube.IsNotFound(err) {
+			t.Errorf("failed to delete %s: %v", name, err)
+		}
+	})
+
+	withRef := shipPod("with-ref", label, nil, []corev1.Container{shipContainer("app", []string{"app"}, "vault:secret/data/app#password")}, nil)
+	poll(t, waitTimeout, "the guard policy to become active", func() (bool, error) {
+		_, err := shipDryRunPod(t, env.WebhookNamespace, withRef)
+		_, msg := shipStatus(t, err)
+		return strings.Contains(msg, shipGuardMessage), nil
+	})
+	plain := shipPod("plain", label, nil, []corev1.Container{shipContainer("app", []string{"app"}, "plain")}, nil)
+	if _, err := shipDryRunPod(t, env.WebhookNamespace, plain); err != nil {
+		t.Fatalf("a pod without references was refused during the outage: %v", err)
+	}
+	_, err = shipDryRunPod(t, env.WebhookNamespace, withRef)
+	code, msg := shipStatus(t, err)
+	t.Logf("%d %s", code, msg)
+	if code != http.StatusForbidden || !strings.Contains(msg, shipGuardMessage) {
+		t.Fatalf("a pod with a reference got %d %q during the outage, want 403 from the guard", code, msg)
+	}
+}
