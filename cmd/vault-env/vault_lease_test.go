@@ -78,7 +78,7 @@ func TestDaemonRenewsAndEndsWithLease(t *testing.T) {
 	sb := sandbox.Get(t)
 	v, port := redisVault(t, sb, "3s", "9s")
 
-	tok, acc := v.newToken(t, "3s")
+	tok, acc := v.newToken(t, "5s")
 	began := time.Now()
 	p := start(t, append(vaultEnvBase(), "VAULT_ADDR="+v.addr, "VAULT_TOKEN="+tok, "VAULT_ENV_DAEMON=true",
 		"VAULT_LOG_LEVEL=debug", "REDIS_USER=vault:database/creds/app#username", "REDIS_PASSWORD=vault:database/creds/app#password"),
@@ -86,7 +86,7 @@ func TestDaemonRenewsAndEndsWithLease(t *testing.T) {
 	p.waitLine(t, "READY ", 30*time.Second)
 
 	// Renewals observed in Vault: the lease has a last_renewal time and the
-	// token outlives its 3 s TTL with a last_renewal_time.
+	// token outlives its 5 s TTL with a last_renewal_time.
 	var leaseID string
 	poll(t, 30*time.Second, "lease renewal", func() bool {
 		keys, _ := v.must(t, "LIST", "sys/leases/lookup/database/creds/app", nil)["data"].(map[string]any)["keys"].([]any)
@@ -100,7 +100,7 @@ func TestDaemonRenewsAndEndsWithLease(t *testing.T) {
 	poll(t, 30*time.Second, "token renewal", func() bool {
 		d := v.data(t, "POST", "auth/token/lookup-accessor", map[string]any{"accessor": acc})
 		lr, _ := d["last_renewal_time"].(float64)
-		return lr > 0 && time.Since(began) > 4*time.Second // outlived its first 3 s TTL
+		return lr > 0 && time.Since(began) > 6*time.Second // outlived its first 5 s TTL
 	})
 	_ = port
 
