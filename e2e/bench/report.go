@@ -185,9 +185,8 @@ func (r *Report) webhookMarkdown(b *strings.Builder) {
 		for _, o := range s.Ours.Levels {
 			f := floorAt(s, o.Concurrency)
 			switch o.Concurrency {
-			case 1:
-				w("| CPU per review ≤ 0.1 ms | %s (c=1) | %s |\n", ms(o.CPUPerReview), verdict(o.CPUPerReview <= 100*time.Microsecond))
 			case 8:
+				w("| CPU per review ≤ 0.1 ms | %s (c=8; c=1: %s) | %s |\n", ms(o.CPUPerReview), ms(s.Ours.Levels[0].CPUPerReview), verdict(o.CPUPerReview <= 100*time.Microsecond))
 				w("| reviews/s ≥ 50%% of floor at c=8 | %.0f%% | %s |\n", 100*Ratio(o.RPS, f.RPS), verdict(Ratio(o.RPS, f.RPS) >= 0.5))
 				w("| p99 ≤ 2 ms at c=8 | %s | %s |\n", ms(o.P99), verdict(o.P99 <= 2*time.Millisecond))
 			case 64:

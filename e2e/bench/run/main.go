@@ -27,6 +27,7 @@
 //	--webhook-env K=V    extra webhook environment variable, e.g. GOGC=200 (repeatable)
 //	--scenarios LIST     webhook scenarios (default refs,norefs,envfrom,registry)
 //	--micro FILE         `go test -bench` output to include
+//	--from-json FILE     only re-render --out/results.md from a results.json
 //	--git-describe S, --go-version S, --command S   facts for the report
 //
 // Environment: VSW_SANDBOX (see --sandbox).
@@ -95,8 +96,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs.Var(&extra, "webhook-arg", "extra webhook flag")
 	fs.Var(&extraEnv, "webhook-env", "extra webhook environment variable KEY=VALUE")
 	scenarios := fs.String("scenarios", "refs,norefs,envfrom,registry", "webhook scenarios")
+	fromJSON := fs.String("from-json", "", "re-render results.md from this results.json and exit")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *fromJSON != "" {
+		return render(*fromJSON, *out)
 	}
 	if *reps < 1 || *veReps < 1 || *dur <= 0 || *dur > time.Minute {
 		return errors.New("--reps and --ve-reps must be ≥ 1, --duration within (0, 1m]")
@@ -271,4 +276,21 @@ func machine(describe, gover string) bench.Machine {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	return m
+}
+
+// render rewrites results.md in out from a results.json, so a change of the
+// report's layout does not need a new run.
+func render(jsonFile, out string) error {
+	b, err := os.ReadFile(jsonFile)
+	if err != nil {
+		return fmt.Errorf("failed to read --from-json: %w", err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("failed to parse --from-json %s: %w", jsonFile, err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(rep.Markdown()), 0o644); err != nil {
+		return fmt.Errorf("failed to write results: %w", err)
+	}
+	return nil
 }
