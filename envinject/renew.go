@@ -25,11 +25,17 @@ const (
 // renewFunc renews something for increment and returns its new TTL.
 type renewFunc func(ctx context.Context, increment time.Duration) (time.Duration, error)
 
+// lookupFunc returns the remaining TTL of a token or lease.
+type lookupFunc func(ctx context.Context) (time.Duration, error)
+
 // watched is a token or lease kept alive in daemon mode.
 type watched struct {
 	name  string // for logs: "token" or the lease ID
 	ttl   time.Duration
 	renew renewFunc
+	// lookup, after a failed renewal, tells whether the item still exists
+	// and how long it has left (nil: assume the last known expiry).
+	lookup lookupFunc
 	// fatal: its end ends the application (leases, and the token when
 	// leases depend on it).
 	fatal bool
@@ -41,11 +47,11 @@ type watched struct {
 func watchAll(ctx context.Context, v Vault, s *Session, leases []Lease, log *slog.Logger) error {
 	var items []watched
 	if s != nil && s.Renewable && s.TTL > 0 {
-		items = append(items, watched{name: "token", ttl: s.TTL, renew: tokenRenewer(v), fatal: len(leases) > 0})
+		items = append(items, watched{name: "token", ttl: s.TTL, renew: tokenRenewer(v), lookup: tokenLookup(v), fatal: len(leases) > 0})
 	}
 	for _, l := range leases {
 		if l.Renewable && l.TTL > 0 {
-			items = append(items, watched{name: l.ID, ttl: l.TTL, renew: leaseRenewer(v, l.ID), fatal: true})
+			items = append(items, watched{name: l.ID, ttl: l.TTL, renew: leaseRenewer(v, l.ID), lookup: leaseLookup(v, l.ID), fatal: true})
 		}
 	}
 	if len(items) == 0 {
@@ -91,6 +97,20 @@ func watch(ctx context.Context, it watched, log *slog.Logger) error {
 		}
 		newTTL, err := it.renew(ctx, increment)
 		for wait := retryMin; err != nil; wait = min(2*wait, retryMax) {
+			// Is it still there, and for how long? A revoked lease or token
+			// ends the watch now rather than at its old expiry.
+			if it.lookup != nil {
+				left, lerr := it.lookup(ctx)
+				switch c := statusCode(lerr); {
+				case lerr == nil && left <= 0, c == 400 || c == 403 || c == 404:
+					return fmt.Errorf("%s: %w: it is gone (%w)", it.name, ErrLeaseEnded, err)
+				case lerr == nil:
+					// Only ever shorten: a failed renewal extends nothing.
+					if e := time.Now().Add(left); e.Before(expire) {
+						expire = e
+					}
+				}
+			}
 			left := time.Until(expire)
 			if left <= 0 {
 				return fmt.Errorf("%s: %w: %w", it.name, ErrLeaseEnded, err)
@@ -154,5 +174,31 @@ func leaseRenewer(v Vault, id string) renewFunc {
 			return 0, errors.New("failed to renew lease: empty response")
 		}
 		return sec.LeaseDuration, nil
+	}
+}
+
+func tokenLookup(v Vault) lookupFunc {
+	return func(ctx context.Context) (time.Duration, error) {
+		sec, err := v.Read(ctx, "auth/token/lookup-self", nil)
+		if err != nil {
+			return 0, fmt.Errorf("failed to look up token: %w", err)
+		}
+		if sec == nil {
+			return 0, errors.New("failed to look up token: empty response")
+		}
+		return seconds(sec.Data["ttl"]), nil
+	}
+}
+
+func leaseLookup(v Vault, id string) lookupFunc {
+	return func(ctx context.Context) (time.Duration, error) {
+		sec, err := v.Write(ctx, "sys/leases/lookup", map[string]any{"lease_id": id})
+		if err != nil {
+			return 0, fmt.Errorf("failed to look up lease: %w", err)
+		}
+		if sec == nil {
+			return 0, errors.New("failed to look up lease: empty response")
+		}
+		return seconds(sec.Data["ttl"]), nil
 	}
 }

@@ -76,3 +76,48 @@ func TestWatchAllTokenAndLeases(t *testing.T) {
 		t.Fatalf("calls: %q", f.calls)
 	}
 }
+
+// TestWatchRevokedEndsNow: a renewal refused because the lease was revoked
+// ends the watch at once, not at the lease's old expiry; a lease that still
+// exists is retried until the TTL its lookup reports.
+func TestWatchRevokedEndsNow(t *testing.T) {
+	tests := []struct {
+		name    string
+		lookup  lookupFunc
+		minTime time.Duration
+		maxTime time.Duration
+	}{
+		{name: "revoked", lookup: func(context.Context) (time.Duration, error) {
+			return 0, &StatusError{Code: 400, Messages: []string{"invalid lease"}}
+		}, maxTime: 0},
+		{name: "still valid, but not renewable", lookup: func(context.Context) (time.Duration, error) {
+			return 500 * time.Millisecond, nil
+		}, minTime: 500 * time.Millisecond, maxTime: 500 * time.Millisecond},
+		{name: "lookup cannot extend the known expiry", lookup: func(context.Context) (time.Duration, error) {
+			return time.Hour, nil
+		}, minTime: time.Second, maxTime: time.Second},
+		{name: "lookup unavailable", lookup: func(context.Context) (time.Duration, error) {
+			return 0, &StatusError{Code: 503}
+		}, minTime: time.Second, maxTime: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			renew := func(context.Context, time.Duration) (time.Duration, error) {
+				return 0, &StatusError{Code: 400, Messages: []string{"lease not found"}}
+			}
+			began := time.Now()
+			err := watch(context.Background(), watched{name: "x", ttl: 3 * time.Second, renew: renew, lookup: tt.lookup, fatal: true}, discardLog())
+			el := time.Since(began)
+			if !errors.Is(err, ErrLeaseEnded) {
+				t.Fatalf("err = %v", err)
+			}
+			// The first renewal is at 2/3 of 3 s = 2 s.
+			if el > 2*time.Second+tt.maxTime+time.Second {
+				t.Errorf("ended after %s, want about %s", el, 2*time.Second+tt.maxTime)
+			}
+			if el < 2*time.Second+tt.minTime-100*time.Millisecond {
+				t.Errorf("ended after %s, want at least %s", el, 2*time.Second+tt.minTime)
+			}
+		})
+	}
+}
