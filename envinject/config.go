@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,15 +38,17 @@ const (
 	EnvSATokenPath      = "KUBERNETES_SERVICE_ACCOUNT_TOKEN"
 )
 
-// Settings is every variable vault-env consumes. These are removed from the
-// child's environment unless named in VAULT_ENV_PASSTHROUGH (VAULT_TOKEN is
-// never passed through; see [Config.Login]).
-var Settings = []string{
-	EnvAddr, EnvCACert, EnvSkipVerify, EnvNamespace, EnvClientTimeout, EnvRole,
-	EnvAuthPath, EnvAuthMethod, EnvToken, EnvTokenFile, EnvRevokeToken,
-	EnvIgnoreMissing, EnvPassthrough, EnvDaemon, EnvDelay, EnvFromPath,
-	EnvGracePeriod, EnvLogLevel, EnvJSONLog, EnvTransitKeyID, EnvTransitPath,
-	EnvTransitBatchSize, EnvSATokenPath,
+// Settings returns every variable vault-env consumes. These are removed from
+// the child's environment unless named in VAULT_ENV_PASSTHROUGH (VAULT_TOKEN
+// is never passed through; see [Config.Login]).
+func Settings() []string {
+	return []string{
+		EnvAddr, EnvCACert, EnvSkipVerify, EnvNamespace, EnvClientTimeout, EnvRole,
+		EnvAuthPath, EnvAuthMethod, EnvToken, EnvTokenFile, EnvRevokeToken,
+		EnvIgnoreMissing, EnvPassthrough, EnvDaemon, EnvDelay, EnvFromPath,
+		EnvGracePeriod, EnvLogLevel, EnvJSONLog, EnvTransitKeyID, EnvTransitPath,
+		EnvTransitBatchSize, EnvSATokenPath,
+	}
 }
 
 // Defaults.
@@ -214,17 +217,10 @@ func (c *Config) validate() error {
 // consumed reports whether name is a setting removed from the child's
 // environment under c.
 func (c *Config) consumed(name string) bool {
-	for _, s := range Settings {
-		if s == name {
-			for _, p := range c.Passthrough {
-				if p == name && name != EnvToken {
-					return false
-				}
-			}
-			return true
-		}
+	if !slices.Contains(Settings(), name) {
+		return false
 	}
-	return false
+	return name == EnvToken || !slices.Contains(c.Passthrough, name)
 }
 
 // parser collects the first error of a series of lookups.

@@ -66,45 +66,53 @@ type missingKeyError struct{ key string }
 
 func (e *missingKeyError) Error() string { return fmt.Sprintf("map has no entry for key %q", e.key) }
 
-var tmplFuncs = map[string]func(args []any) (any, error){
-	"b64enc": unary(func(v any) (any, error) { return base64.StdEncoding.EncodeToString([]byte(toString(v))), nil }),
-	"b64dec": unary(func(v any) (any, error) {
-		b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(toString(v), "="))
-		if err != nil {
-			return nil, errors.New("b64dec: input is not base64")
-		}
-		return string(b), nil
-	}),
-	"json": unary(func(v any) (any, error) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("json: %w", err)
-		}
-		return string(b), nil
-	}),
-	"toString": unary(func(v any) (any, error) { return toString(v), nil }),
-	"upper":    unary(func(v any) (any, error) { return strings.ToUpper(toString(v)), nil }),
-	"lower":    unary(func(v any) (any, error) { return strings.ToLower(toString(v)), nil }),
-	"trim":     unary(func(v any) (any, error) { return strings.TrimSpace(toString(v)), nil }),
-	"index": func(args []any) (any, error) {
-		if len(args) < 2 {
-			return nil, errors.New("index: want a map and at least one key")
-		}
-		cur := args[0]
-		for _, k := range args[1:] {
-			m, ok := cur.(map[string]any)
-			if !ok {
-				return nil, errors.New("index: not a map")
+// tmplFunc returns the template function name, or nil.
+func tmplFunc(name string) func(args []any) (any, error) {
+	return tmplFuncs()[name]
+}
+
+// tmplFuncs is the function set (built per call: no package-level state).
+func tmplFuncs() map[string]func(args []any) (any, error) {
+	return map[string]func(args []any) (any, error){
+		"b64enc": unary(func(v any) (any, error) { return base64.StdEncoding.EncodeToString([]byte(toString(v))), nil }),
+		"b64dec": unary(func(v any) (any, error) {
+			b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(toString(v), "="))
+			if err != nil {
+				return nil, errors.New("b64dec: input is not base64")
 			}
-			key := toString(k)
-			v, ok := m[key]
-			if !ok {
-				return nil, &missingKeyError{key: key}
+			return string(b), nil
+		}),
+		"json": unary(func(v any) (any, error) {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("json: %w", err)
 			}
-			cur = v
-		}
-		return cur, nil
-	},
+			return string(b), nil
+		}),
+		"toString": unary(func(v any) (any, error) { return toString(v), nil }),
+		"upper":    unary(func(v any) (any, error) { return strings.ToUpper(toString(v)), nil }),
+		"lower":    unary(func(v any) (any, error) { return strings.ToLower(toString(v)), nil }),
+		"trim":     unary(func(v any) (any, error) { return strings.TrimSpace(toString(v)), nil }),
+		"index": func(args []any) (any, error) {
+			if len(args) < 2 {
+				return nil, errors.New("index: want a map and at least one key")
+			}
+			cur := args[0]
+			for _, k := range args[1:] {
+				m, ok := cur.(map[string]any)
+				if !ok {
+					return nil, errors.New("index: not a map")
+				}
+				key := toString(k)
+				v, ok := m[key]
+				if !ok {
+					return nil, &missingKeyError{key: key}
+				}
+				cur = v
+			}
+			return cur, nil
+		},
+	}
 }
 
 func unary(f func(any) (any, error)) func([]any) (any, error) {
@@ -183,7 +191,7 @@ func (p *pipeline) eval(data map[string]any) (any, error) {
 			prev = args[0]
 			continue
 		}
-		v, err := tmplFuncs[c.fn](args)
+		v, err := tmplFunc(c.fn)(args)
 		if err != nil {
 			return nil, fmt.Errorf("error calling %s: %w", c.fn, err)
 		}
@@ -259,7 +267,7 @@ func (p *tparser) command(piped bool) (command, error) {
 	var c command
 	if isIdentStart(p.peek()) {
 		name := p.ident()
-		if _, ok := tmplFuncs[name]; !ok {
+		if tmplFunc(name) == nil {
 			return c, fmt.Errorf("function %q not defined", name)
 		}
 		c.fn = name

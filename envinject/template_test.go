@@ -13,10 +13,10 @@ import (
 // key-template evaluator is checked against.
 func oracleFuncs() template.FuncMap {
 	call := func(name string) func(args ...any) (any, error) {
-		return func(args ...any) (any, error) { return tmplFuncs[name](args) }
+		return func(args ...any) (any, error) { return tmplFunc(name)(args) }
 	}
 	m := template.FuncMap{}
-	for name := range tmplFuncs {
+	for name := range tmplFuncs() {
 		if name == "index" {
 			continue // text/template has its own index
 		}
