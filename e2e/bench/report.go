@@ -257,7 +257,7 @@ func (r *Report) vaultEnvMarkdown(b *strings.Builder) {
 			continue
 		}
 		ratio := ""
-		if !c.Floor && !c.Null {
+		if !c.Floor && !c.Null && c.Refs > 0 {
 			p := max(c.Paths, 1)
 			if f := floors[fmt.Sprintf("%s/%d", c.Auth, p)]; f > 0 {
 				ratio = fmt.Sprintf("%.2f", Ratio(float64(c.ExecToChild), float64(f)))
