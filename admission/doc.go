@@ -15,7 +15,8 @@
 // AdmissionReview with a request and a uid; once a review can be written it
 // answers HTTP 200 with the real outcome in response.status.code, echoes the
 // uid, recovers panics, and bounds the decision by ?timeout= (at most
-// [MaxReviewTimeout]). Its JSON logs carry uid, namespace, pod name,
+// [MaxReviewTimeout]) less a margin ([LookupBudget]), so that a denial
+// caused by a slow lookup reaches the apiserver before it stops waiting. Its JSON logs carry uid, namespace, pod name,
 // operation and outcome, never the object or env values.
 //
 // [Metrics] is a hand-written Prometheus text exposition: reviews by outcome

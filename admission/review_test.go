@@ -199,3 +199,47 @@ func TestHandlerNeverLogsValues(t *testing.T) {
 		t.Errorf("log lacks the outcome:\n%s", logs.String())
 	}
 }
+
+func TestLookupBudget(t *testing.T) {
+	tests := []struct {
+		timeout, want time.Duration
+	}{
+		{timeout: 30 * time.Second, want: 28 * time.Second},
+		{timeout: 10 * time.Second, want: 8 * time.Second},
+		{timeout: 3 * time.Second, want: 2400 * time.Millisecond},
+		{timeout: 2 * time.Second, want: 1500 * time.Millisecond},
+		{timeout: time.Second, want: 500 * time.Millisecond},
+		{timeout: 100 * time.Millisecond, want: 50 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.timeout.String(), func(t *testing.T) {
+			got := LookupBudget(tc.timeout)
+			if got != tc.want {
+				t.Errorf("LookupBudget(%v) = %v, want %v", tc.timeout, got, tc.want)
+			}
+			if got <= 0 || got >= tc.timeout {
+				t.Errorf("LookupBudget(%v) = %v: not within (0, timeout)", tc.timeout, got)
+			}
+		})
+	}
+}
+
+// TestHandlerAnswersBeforeDeadline: a lookup that never returns is cut at
+// the lookup budget, so the denial is written before ?timeout= expires.
+func TestHandlerAnswersBeforeDeadline(t *testing.T) {
+	h, _ := newTestHandler(t, blockingLookups{})
+	body := goldenCase{name: "x", pod: withEnvFrom(`{"secretRef":{"name":"aws"}}`)}.review()
+	const timeout = time.Second
+	req := httptest.NewRequest(http.MethodPost, "/pods?timeout="+timeout.String(), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, req)
+	took := time.Since(start)
+	if took >= timeout {
+		t.Errorf("answered after %v, not before the %v deadline", took, timeout)
+	}
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"code":504`) {
+		t.Errorf("HTTP %d %s, want a 504 denial", rec.Code, rec.Body.String())
+	}
+}

@@ -128,7 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests must not be cancelled by SIGTERM: Shutdown stops
+		// accepting and waits (up to ShutdownTimeout) for in-flight reviews.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {
