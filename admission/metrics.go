@@ -85,6 +85,15 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 	})
 }
 
+// Collect adds f to the exposition: it is called at scrape time, after the
+// built-in metrics, and must write complete metric families (HELP, TYPE,
+// samples) whose names no other collector uses.
+func (m *Metrics) Collect(f func(w io.Writer)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.extra = append(m.extra, f)
+}
+
 // ServeHTTP writes the exposition.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

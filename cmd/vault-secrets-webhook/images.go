@@ -26,7 +26,7 @@ type registryImages struct {
 	log           *slog.Logger
 }
 
-func newImages(cfg *config, kc *kube.Client, log *slog.Logger) (admission.ImageConfigs, error) {
+func newImages(cfg *config, kc *kube.Client, log *slog.Logger) (*registryImages, error) {
 	opts := registry.Options{InsecureHosts: cfg.RegistryInsecure}
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -46,7 +46,11 @@
 // Endpoints (all on --listen-address, TLS): POST /pods (AdmissionReview
 // admission.k8s.io/v1 of a Pod), GET /healthz, GET /readyz (certificate
 // valid and, when configured, the Kubernetes API reachable), GET /metrics
-// (Prometheus text format). Logs are JSON on stderr; they never contain the
+// (Prometheus text format: review and lookup counters from package
+// admission, vsw_registry_* from the image config client's Snapshot,
+// go_goroutines and process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_start_time_seconds read from /proc).
+// Logs are JSON on stderr; they never contain the
 // admission object or environment values.
 package main
 

@@ -89,6 +89,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		go fsrc.Run(ctx, cfg.TLSReloadInterval)
 		src, notAfter = fsrc, fsrc.NotAfter
 	}
+	metrics.Collect(newProcessMetrics(time.Now()).write)
+	metrics.Collect(registryMetrics(images.rc.Snapshot))
 	metrics.Gauge("vsw_tls_certificate_expiry_timestamp_seconds", "Expiry of the serving certificate, as a Unix time.",
 		func() float64 { return float64(notAfter().Unix()) })
 
