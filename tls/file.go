@@ -2,6 +2,21 @@
 // and reloaded when they change (a Secret-mounted certificate is rotated
 // under the running pod), or generated at start (a CA plus a serving
 // certificate) with the CA published into the MutatingWebhookConfiguration.
+//
+// Self-signed mode and replicas: every replica generates its own CA, and
+// the apiserver may call any of them, so the caBundle must trust them all.
+// PublishCABundle therefore merges instead of replacing: it reads each
+// webhook's caBundle, keeps the certificates that are still valid (expired,
+// unparsable and duplicate ones are dropped), adds its own CA when absent,
+// caps the bundle at MaxCABundleCerts (the earliest-issued go first, never
+// its own), and writes it with a JSON patch whose first operation tests
+// metadata.resourceVersion: a replica that lost the race to another writer
+// gets HTTP 422 and reads, merges and writes again (a bounded number of
+// times). The webhook calls it at start and then every minute, so a CA
+// that was dropped (the cap, or a re-applied manifest that reset caBundle)
+// comes back; when nothing changes nothing is written. A CA of a replica
+// that is gone stays trusted until it expires or is capped out; its key
+// existed only in that replica's memory.
 // The server configuration always takes its certificate through
 // GetCertificate from an atomically swapped value.
 package tls

@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 		log.Info("published self-signed CA", "webhookConfiguration", cfg.WebhookConfigName)
+		go republishCA(ctx, kc, cfg.WebhookConfigName, ss.CAPEM, log)
 		src, notAfter = ss.Source, ss.Source.NotAfter
 	} else {
 		fsrc, err := vswtls.NewFileSource(cfg.TLSCertFile, cfg.TLSKeyFile, log)
@@ -175,4 +176,27 @@ func kubeClient(cfg *config, getenv func(string) string) (*kube.Client, error) {
 		return nil, errNoKube
 	}
 	return kube.New(kcfg)
+}
+
+// caRepublishInterval is how often self-signed mode checks that the
+// caBundle still trusts this replica's CA.
+const caRepublishInterval = time.Minute
+
+// republishCA re-publishes the CA until ctx is done: the merge writes only
+// when the bundle lost this replica's CA or holds expired certificates.
+func republishCA(ctx context.Context, kc *kube.Client, name string, caPEM []byte, log *slog.Logger) {
+	t := time.NewTicker(caRepublishInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := vswtls.PublishCABundle(pctx, kc, name, caPEM); err != nil {
+			log.Warn("failed to re-publish self-signed CA", "webhookConfiguration", name, "error", err.Error())
+		}
+		cancel()
+	}
 }
