@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/registry"
 )
 
 // config is every setting of the webhook, parsed once and validated before
@@ -35,6 +36,9 @@ type config struct {
 	AllowedVaultAddrs []string
 	LeastPrivilege    bool
 	RegistryInsecure  []string
+	RegistryCAFile    string
+	RegistryPlatform  registry.Platform
+	RegistryTimeout   time.Duration
 	DefaultPullSecret string
 	LogLevel          slog.Level
 	ShutdownTimeout   time.Duration
@@ -64,6 +68,9 @@ var flagSpecs = []flagSpec{
 	{"allowed-vault-addrs", "ALLOWED_VAULT_ADDRS", "", `comma list of Vault addresses the vault-addr annotation may name: "scheme://host[:port]" or "*"`},
 	{"least-privilege", "LEAST_PRIVILEGE", "false", "read no Secrets or ConfigMaps: wrap every container that uses secretKeyRef, configMapKeyRef or envFrom"},
 	{"registry-insecure-hosts", "REGISTRY_INSECURE_HOSTS", "", "comma list of registry hosts that may be reached over plain HTTP"},
+	{"registry-ca-file", "REGISTRY_CA_FILE", "", "PEM file of CA certificates trusted for registries in addition to the system roots"},
+	{"registry-default-platform", "REGISTRY_DEFAULT_PLATFORM", "linux/amd64", "OS/ARCH[/VARIANT] whose image config is read from a multi-platform image when the pod does not constrain kubernetes.io/os or kubernetes.io/arch"},
+	{"registry-timeout", "REGISTRY_TIMEOUT", "5s", "bound on one image config lookup; at most 28s, and the review's own timeout (less a margin) still applies"},
 	{"default-image-pull-secret", "DEFAULT_IMAGE_PULL_SECRET", "", "NAMESPACE/NAME of a pull secret tried after the pod's and its ServiceAccount's"},
 	{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s", "how long in-flight reviews may take to finish at shutdown"},
@@ -141,6 +148,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		ExcludedNS:        list(get["excluded-namespaces"]),
 		AllowedVaultAddrs: list(get["allowed-vault-addrs"]),
 		RegistryInsecure:  list(get["registry-insecure-hosts"]),
+		RegistryCAFile:    get["registry-ca-file"],
 		DefaultPullSecret: get["default-image-pull-secret"],
 		Defaults:          map[string]string{},
 	}
@@ -150,6 +158,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.ShutdownTimeout, err = parseDur("shutdown-timeout"); err != nil {
 		return nil, err
+	}
+	if c.RegistryTimeout, err = parseDur("registry-timeout"); err != nil {
+		return nil, err
+	}
+	if max := admission.LookupBudget(admission.MaxReviewTimeout); c.RegistryTimeout > max {
+		return nil, fail("registry-timeout", fmt.Sprintf("must be at most %v: the apiserver waits at most %v for a review", max, admission.MaxReviewTimeout))
+	}
+	if c.RegistryPlatform, err = parsePlatform(get["registry-default-platform"]); err != nil {
+		return nil, fail("registry-default-platform", err.Error())
 	}
 	if c.TLSSelfSigned, err = parseBool("tls-self-signed"); err != nil {
 		return nil, err
@@ -211,6 +228,24 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		}
 	}
 	return c, nil
+}
+
+// parsePlatform reads OS/ARCH[/VARIANT], e.g. linux/arm64 or linux/arm/v7.
+func parsePlatform(s string) (registry.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return registry.Platform{}, errors.New("want OS/ARCH[/VARIANT], e.g. linux/amd64")
+	}
+	for _, p := range parts {
+		if p == "" || strings.ContainsAny(p, " \t") {
+			return registry.Platform{}, errors.New("want OS/ARCH[/VARIANT], e.g. linux/amd64")
+		}
+	}
+	p := registry.Platform{OS: strings.ToLower(parts[0]), Architecture: strings.ToLower(parts[1])}
+	if len(parts) == 3 {
+		p.Variant = strings.ToLower(parts[2])
+	}
+	return p, nil
 }
 
 func list(s string) []string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +28,18 @@ type registryImages struct {
 }
 
 func newImages(cfg *config, kc *kube.Client, log *slog.Logger) (*registryImages, error) {
-	opts := registry.Options{InsecureHosts: cfg.RegistryInsecure}
+	opts := registry.Options{
+		InsecureHosts:   cfg.RegistryInsecure,
+		DefaultPlatform: cfg.RegistryPlatform,
+		Timeout:         cfg.RegistryTimeout,
+	}
+	if cfg.RegistryCAFile != "" {
+		b, err := os.ReadFile(cfg.RegistryCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read registry CA file: %w", err)
+		}
+		opts.CABundle = b
+	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}

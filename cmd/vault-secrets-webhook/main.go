@@ -26,6 +26,14 @@
 //	--least-privilege [LEAST_PRIVILEGE]           read no Secrets/ConfigMaps; wrap every container
 //	                                              using secretKeyRef/configMapKeyRef/envFrom
 //	--registry-insecure-hosts [REGISTRY_INSECURE_HOSTS] registry hosts allowed over plain HTTP
+//	--registry-ca-file [REGISTRY_CA_FILE]         PEM CA certificates trusted for registries
+//	                                              besides the system roots (read at start)
+//	--registry-default-platform [REGISTRY_DEFAULT_PLATFORM] OS/ARCH[/VARIANT] read from a
+//	                                              multi-platform image when the pod does not
+//	                                              constrain kubernetes.io/os|arch, default linux/amd64
+//	--registry-timeout [REGISTRY_TIMEOUT]         bound on one image lookup, default 5s, at most
+//	                                              28s; a review's ?timeout= less a margin
+//	                                              (admission.LookupBudget) bounds it too
 //	--default-image-pull-secret [DEFAULT_IMAGE_PULL_SECRET] NAMESPACE/NAME tried after the pod's
 //	                                              and its ServiceAccount's pull secrets
 //	--log-level [LOG_LEVEL]                       debug, info (default), warn, error

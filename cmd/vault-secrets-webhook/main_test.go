@@ -61,6 +61,19 @@ func TestParseConfig(t *testing.T) {
 				t.Fatal(c.TLSHosts)
 			}
 		}},
+		{name: "registry defaults", args: files, check: func(t *testing.T, c *config) {
+			if c.RegistryTimeout != 5*time.Second || c.RegistryPlatform.String() != "linux/amd64" || c.RegistryCAFile != "" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "registry settings", args: append(files, "--registry-timeout=2s", "--registry-default-platform=Linux/arm/v7"), env: map[string]string{"REGISTRY_CA_FILE": "/ca.pem"}, check: func(t *testing.T, c *config) {
+			if c.RegistryTimeout != 2*time.Second || c.RegistryPlatform.String() != "linux/arm/v7" || c.RegistryCAFile != "/ca.pem" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "registry timeout above the review maximum", args: append(files, "--registry-timeout=30s"), wantErr: "--registry-timeout (REGISTRY_TIMEOUT)"},
+		{name: "bad registry platform", args: append(files, "--registry-default-platform=amd64"), wantErr: "--registry-default-platform"},
+		{name: "empty registry platform part", args: append(files, "--registry-default-platform=linux/"), wantErr: "--registry-default-platform"},
 		{name: "no cert", wantErr: "--tls-cert-file"},
 		{name: "self-signed with files", args: append(files, "--tls-self-signed"), wantErr: "--tls-self-signed"},
 		{name: "self-signed without hosts", args: []string{"--tls-self-signed"}, wantErr: "--tls-hosts"},
@@ -242,5 +255,49 @@ func TestRunRefusesBadConfigBeforeIO(t *testing.T) {
 	err := run(context.Background(), []string{"--tls-cert-file=/nonexistent", "--tls-key-file=/nonexistent", "--vault-addr=gopher://x"}, env(nil), io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "--vault-addr") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestNewImagesRegistryCAFile(t *testing.T) {
+	dir := t.TempDir()
+	ss, err := vswtls.GenerateSelfSigned([]string{"registry.example"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "ca.pem")
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(good, ss.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		file    string
+		wantErr string
+	}{
+		{name: "none", file: ""},
+		{name: "pem", file: good},
+		{name: "missing", file: filepath.Join(dir, "nope.pem"), wantErr: "failed to read registry CA file"},
+		{name: "not pem", file: bad, wantErr: "no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig([]string{"--tls-cert-file=c", "--tls-key-file=k", "--registry-ca-file=" + tc.file}, env(nil), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = newImages(cfg, nil, nil)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
 	}
 }
