@@ -17,7 +17,10 @@
 // uid, recovers panics, and bounds the decision by ?timeout= (at most
 // [MaxReviewTimeout]) less a margin ([LookupBudget]), so that a denial
 // caused by a slow lookup reaches the apiserver before it stops waiting. Its JSON logs carry uid, namespace, pod name,
-// operation and outcome, never the object or env values.
+// operation and outcome, never the object or env values; a review that is
+// allowed logs at debug only (the metrics count it), refusals and errors at
+// info and above. Only the fields of the Pod the mutation reads are decoded
+// (see podIn).
 //
 // [Metrics] is a hand-written Prometheus text exposition: reviews by outcome
 // and reason, review duration histogram, lookups by kind and result, and

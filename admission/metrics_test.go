@@ -13,7 +13,11 @@ import (
 	"time"
 )
 
-func newJSONLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+// newJSONLogger logs at debug, so that tests see every line a review can
+// write.
+func newJSONLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
 
 // promtool finds the real promtool: $VSW_PROMTOOL, PATH, or
 // scripts/tools.sh (which extracts it from Debian's prometheus package).

@@ -48,7 +48,7 @@ type Handler struct {
 }
 
 // reviewIn is the part of an admission.k8s.io/v1 AdmissionReview the webhook
-// reads. O is *corev1.Pod for the one-pass decode, or json.RawMessage for the
+// reads. O is *podIn for the one-pass decode, or json.RawMessage for the
 // second pass that only runs when the first failed (to tell a malformed
 // review from an object that is not a Pod).
 type reviewIn[O any] struct {
@@ -71,12 +71,101 @@ type requestIn[O any] struct {
 	Object      O      `json:"object"`
 }
 
+// podIn holds only the Pod fields the mutation reads (decoding a whole
+// corev1.Pod, with resources, probes of every kind, tolerations and volume
+// sources, cost most of a review's CPU). The fields it leaves out are not
+// validated either: the apiserver sends well-formed objects. Whoever makes
+// Mutate read another Pod field adds it here and in toPod; the golden tests
+// (decoded through this type) catch a field that is missing.
+type podIn struct {
+	Metadata struct {
+		Name         string            `json:"name"`
+		GenerateName string            `json:"generateName"`
+		Namespace    string            `json:"namespace"`
+		Annotations  map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	Spec struct {
+		ServiceAccountName string                        `json:"serviceAccountName"`
+		ImagePullSecrets   []corev1.LocalObjectReference `json:"imagePullSecrets"`
+		NodeSelector       map[string]string             `json:"nodeSelector"`
+		Affinity           *corev1.Affinity              `json:"affinity"`
+		Volumes            []struct {
+			Name string `json:"name"`
+		} `json:"volumes"`
+		InitContainers []containerIn `json:"initContainers"`
+		Containers     []containerIn `json:"containers"`
+	} `json:"spec"`
+}
+
+// containerIn is the part of a container the mutation reads.
+type containerIn struct {
+	Name           string                         `json:"name"`
+	Image          string                         `json:"image"`
+	Command        []string                       `json:"command"`
+	Args           []string                       `json:"args"`
+	Env            []corev1.EnvVar                `json:"env"`
+	EnvFrom        []corev1.EnvFromSource         `json:"envFrom"`
+	VolumeMounts   []corev1.VolumeMount           `json:"volumeMounts"`
+	RestartPolicy  *corev1.ContainerRestartPolicy `json:"restartPolicy"`
+	LivenessProbe  *corev1.Probe                  `json:"livenessProbe"`
+	ReadinessProbe *corev1.Probe                  `json:"readinessProbe"`
+	StartupProbe   *corev1.Probe                  `json:"startupProbe"`
+}
+
+func (c *containerIn) toContainer() corev1.Container {
+	return corev1.Container{
+		Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args,
+		Env: c.Env, EnvFrom: c.EnvFrom, VolumeMounts: c.VolumeMounts, RestartPolicy: c.RestartPolicy,
+		LivenessProbe: c.LivenessProbe, ReadinessProbe: c.ReadinessProbe, StartupProbe: c.StartupProbe,
+	}
+}
+
+func toContainers(in []containerIn) []corev1.Container {
+	if in == nil {
+		return nil
+	}
+	out := make([]corev1.Container, len(in))
+	for i := range in {
+		out[i] = in[i].toContainer()
+	}
+	return out
+}
+
+// toPod builds the corev1.Pod handed to Mutate.
+func (p *podIn) toPod() *corev1.Pod {
+	pod := &corev1.Pod{}
+	pod.Name, pod.GenerateName, pod.Namespace = p.Metadata.Name, p.Metadata.GenerateName, p.Metadata.Namespace
+	pod.Annotations = p.Metadata.Annotations
+	pod.Spec.ServiceAccountName = p.Spec.ServiceAccountName
+	pod.Spec.ImagePullSecrets = p.Spec.ImagePullSecrets
+	pod.Spec.NodeSelector = p.Spec.NodeSelector
+	pod.Spec.Affinity = p.Spec.Affinity
+	if p.Spec.Volumes != nil {
+		pod.Spec.Volumes = make([]corev1.Volume, len(p.Spec.Volumes))
+		for i, v := range p.Spec.Volumes {
+			pod.Spec.Volumes[i].Name = v.Name
+		}
+	}
+	pod.Spec.InitContainers = toContainers(p.Spec.InitContainers)
+	pod.Spec.Containers = toContainers(p.Spec.Containers)
+	return pod
+}
+
 // decodeReview decodes body; pod is nil when the object is missing or not
 // a Pod.
 func decodeReview(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, err error) {
-	var one reviewIn[*corev1.Pod]
+	var one reviewIn[*podIn]
 	if err := json.Unmarshal(body, &one); err == nil {
-		return one.Request, one.APIVersion, one.Kind, nil
+		if one.Request == nil {
+			return nil, one.APIVersion, one.Kind, nil
+		}
+		r := one.Request
+		out := &requestIn[*corev1.Pod]{UID: r.UID, Kind: r.Kind, SubResource: r.SubResource, Namespace: r.Namespace,
+			Operation: r.Operation, DryRun: r.DryRun}
+		if r.Object != nil {
+			out.Object = r.Object.toPod()
+		}
+		return out, one.APIVersion, one.Kind, nil
 	}
 	var raw reviewIn[json.RawMessage]
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -222,10 +311,31 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	return outcome, reason
 }
 
+// reviewLogger writes one log line of a review at a level.
+type reviewLogger func(level slog.Level, msg string, args ...any)
+
+func (l reviewLogger) Debug(msg string, args ...any) { l(slog.LevelDebug, msg, args...) }
+func (l reviewLogger) Info(msg string, args ...any)  { l(slog.LevelInfo, msg, args...) }
+func (l reviewLogger) Warn(msg string, args ...any)  { l(slog.LevelWarn, msg, args...) }
+func (l reviewLogger) Error(msg string, args ...any) { l(slog.LevelError, msg, args...) }
+
 // decide turns a request into a response. It never fails: every problem
 // becomes a response with allowed=false and a status code.
 func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod]) (resp *responseOut, outcome, reason string) {
-	logger := h.log().With("uid", req.UID, "namespace", req.Namespace, "operation", req.Operation)
+	// The review's attributes are only formatted when a line is written:
+	// with the admitted line at debug, a successful review writes none.
+	base := h.log()
+	podName := ""
+	logger := reviewLogger(func(level slog.Level, msg string, args ...any) {
+		if !base.Enabled(ctx, level) {
+			return
+		}
+		attrs := append(make([]any, 0, 8+len(args)), "uid", req.UID, "namespace", req.Namespace, "operation", req.Operation)
+		if podName != "" {
+			attrs = append(attrs, "pod", podName)
+		}
+		base.Log(ctx, level, msg, append(attrs, args...)...)
+	})
 	deny := func(code int32, reason, msg string) *responseOut {
 		return &responseOut{Allowed: false, Status: &statusOut{Code: code, Reason: http.StatusText(int(code)), Message: msg}}
 	}
@@ -253,7 +363,7 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod]) (resp
 	if name == "" {
 		name = pod.GenerateName
 	}
-	logger = logger.With("pod", name)
+	podName = name
 	dryRun := req.DryRun != nil && *req.DryRun
 
 	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})
@@ -290,6 +400,6 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod]) (resp
 		resp.Patch = patch
 		resp.PatchType = "JSONPatch"
 	}
-	logger.Info("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
+	logger.Debug("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
 	return resp, OutcomeAllowed, res.Reason
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -241,5 +242,41 @@ func TestHandlerAnswersBeforeDeadline(t *testing.T) {
 	}
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"code":504`) {
 		t.Errorf("HTTP %d %s, want a 504 denial", rec.Code, rec.Body.String())
+	}
+}
+
+// TestHandlerAdmittedLogLevel: an admitted review writes its line at debug
+// only; a refusal still logs at info.
+func TestHandlerAdmittedLogLevel(t *testing.T) {
+	tests := []struct {
+		name    string
+		level   slog.Level
+		pod     string
+		want    string // "" = no log line at all
+		wantPod bool
+	}{
+		{name: "admitted at info", level: slog.LevelInfo, pod: podDirect, want: ""},
+		{name: "admitted at debug", level: slog.LevelDebug, pod: podDirect, want: `"msg":"pod admitted"`, wantPod: true},
+		{name: "refused at info", level: slog.LevelInfo, pod: annotated(AnnVaultAddr, "https://attacker.example:8200"), want: `"msg":"pod refused"`, wantPod: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h, _ := newTestHandler(t, nil)
+			h.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
+			runReview(t, h, goldenCase{name: "x", pod: tc.pod}.review())
+			if tc.want == "" {
+				if logs.Len() != 0 {
+					t.Fatalf("unexpected log:\n%s", logs.String())
+				}
+				return
+			}
+			if !strings.Contains(logs.String(), tc.want) || !strings.Contains(logs.String(), `"uid":"`) {
+				t.Fatalf("log lacks %s and the uid:\n%s", tc.want, logs.String())
+			}
+			if tc.wantPod && !strings.Contains(logs.String(), `"pod":"`) {
+				t.Fatalf("log lacks the pod name:\n%s", logs.String())
+			}
+		})
 	}
 }
