@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -19,6 +20,9 @@ type fakeVault struct {
 	mounts map[string]map[string]any // mount path -> sys/internal/ui/mounts data
 	calls  []string
 	token  string
+	// lookupHook, when set, runs before a sys/internal/ui/mounts answer;
+	// an error it returns is the answer.
+	lookupHook func(path string) error
 }
 
 func newFakeVault() *fakeVault {
@@ -50,6 +54,11 @@ func (f *fakeVault) count(prefix string) int {
 func (f *fakeVault) Read(_ context.Context, path string, q url.Values) (*Secret, error) {
 	f.record("read " + path + "?" + q.Encode())
 	if rest, ok := strings.CutPrefix(path, "sys/internal/ui/mounts/"); ok {
+		if f.lookupHook != nil {
+			if err := f.lookupHook(rest); err != nil {
+				return nil, err
+			}
+		}
 		for m, d := range f.mounts {
 			if strings.HasPrefix(rest, m) {
 				return &Secret{Data: d}, nil
@@ -125,3 +134,11 @@ func mustAtoi(s string) int64 {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func (f *fakeVault) snapshot() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fakeVault) called(call string) bool { return slices.Contains(f.snapshot(), call) }

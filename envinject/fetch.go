@@ -11,23 +11,196 @@ import (
 	"sync"
 )
 
-// mountOf asks Vault which mount holds path, once per mount.
-func (r *resolver) mountOf(ctx context.Context, path string) (mount, error) {
-	clean := strings.TrimLeft(path, "/")
-	for _, m := range r.mounts {
-		if strings.HasPrefix(clean, m.path) {
-			return m, nil
+// run makes the requests, at most MaxConcurrentFetches in flight:
+//
+//  1. the mount lookups (sys/internal/ui/mounts), one per first path segment,
+//     and at the same time the reads of paths written in the KV v2 form
+//     (MOUNT/data/...) and the transit decryptions;
+//  2. once the mounts are known: the reads whose API path the early reads did
+//     not cover, and the writes.
+//
+// An early read is kept only when the mount answer yields the same API path
+// (KV v2 with the data/ segment right after the mount, KV v1, any other
+// engine, or no mount information); otherwise it is dropped (a KV v2 path
+// like secret/team/data/x, read as secret/data/team/data/x) and the right path
+// is read. Early reads are only made for the data/ shape, so an engine with
+// side effects on read (dynamic credentials) is never read twice or read
+// when the lookups fail. Writes wait for the lookups for the same reason.
+func (r *resolver) run(ctx context.Context) error {
+	// On failure, cancel what is still in flight, and wait for it before
+	// returning (defers run last first).
+	var all sync.WaitGroup
+	defer all.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lim := make(limiter, MaxConcurrentFetches)
+
+	var early []*fetch
+	for _, pr := range r.pending {
+		clean := strings.TrimLeft(pr.key.path, "/")
+		if !dataShaped(clean) {
+			continue
+		}
+		k := readKey{clean, pr.key.version}
+		if _, ok := r.early[k]; !ok {
+			f := &fetch{path: clean, version: pr.key.version, display: pr.key.path}
+			r.early[k] = f
+			early = append(early, f)
 		}
 	}
+	// The first wave of lookups takes its slots first; the early reads and
+	// decryptions queue behind it from their own goroutine.
+	var lookups sync.WaitGroup
+	wave := r.lookupWave(ctx, lim, &lookups, true)
+	all.Add(1)
+	go func() {
+		defer all.Done()
+		for _, f := range early {
+			lim.do(&all, func() { r.read(ctx, f) })
+		}
+		r.startTransit(ctx, lim, &all)
+	}()
+	for {
+		lookups.Wait()
+		if err := r.firstLookupError(wave); err != nil {
+			return err
+		}
+		if wave = r.lookupWave(ctx, lim, &lookups, false); len(wave) == 0 {
+			break
+		}
+	}
+
+	for _, pr := range r.pending {
+		api, m, err := r.apiPath(pr.key)
+		if err != nil {
+			return &VarError{Var: pr.varName, Err: err}
+		}
+		ak := readKey{api, pr.key.version}
+		f, ok := r.byAPI[ak]
+		if !ok {
+			if f = r.early[ak]; f != nil {
+				f.display = pr.key.path
+			} else {
+				f = &fetch{path: api, version: pr.key.version, display: pr.key.path}
+				lim.do(&all, func() { r.read(ctx, f) })
+			}
+			f.kv, f.unknownMount = m.kvVersion, m.path == ""
+			r.byAPI[ak] = f
+		}
+		r.reads[pr.key] = f
+	}
+	for _, f := range r.writes {
+		lim.do(&all, func() { r.write(ctx, f) })
+	}
+	all.Wait()
+	for _, f := range r.byAPI {
+		finishRead(f)
+	}
+	return nil
+}
+
+// limiter bounds the requests in flight.
+type limiter chan struct{}
+
+// do runs f in a goroutine counted by wg once a slot is free; it blocks
+// the caller until then.
+func (l limiter) do(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	l <- struct{}{}
+	go func() {
+		defer func() { <-l; wg.Done() }()
+		f()
+	}()
+}
+
+// dataShaped reports whether a path has the KV v2 form MOUNT/data/REST.
+func dataShaped(clean string) bool {
+	return strings.Index(clean, "/data/") > 0
+}
+
+// lookupResult is one mount lookup of a wave.
+type lookupResult struct {
+	path, varName string
+	err           error
+}
+
+// lookupWave starts the mount lookups of the paths no known mount covers:
+// in the first wave one per first path segment (mounts rarely nest below
+// one), later each remaining path. It returns the started lookups, whose
+// err fields are set when wg is done.
+func (r *resolver) lookupWave(ctx context.Context, lim limiter, wg *sync.WaitGroup, first bool) []*lookupResult {
+	var wave []*lookupResult
+	started := map[string]bool{}
+	for _, pr := range r.pending {
+		clean := strings.TrimLeft(pr.key.path, "/")
+		if _, ok := r.mountFor(clean); ok {
+			continue
+		}
+		key := clean
+		if first {
+			key, _, _ = strings.Cut(clean, "/")
+		}
+		if started[key] {
+			continue
+		}
+		started[key] = true
+		wave = append(wave, &lookupResult{path: clean, varName: pr.varName})
+	}
+	for _, l := range wave {
+		lim.do(wg, func() { l.err = r.lookup(ctx, l.path) })
+	}
+	return wave
+}
+
+func (r *resolver) firstLookupError(wave []*lookupResult) error {
+	for _, l := range wave {
+		if l.err != nil {
+			return &VarError{Var: l.varName, Err: l.err}
+		}
+	}
+	return nil
+}
+
+// mountFor returns the mount of clean from the lookups made so far.
+func (r *resolver) mountFor(clean string) (mount, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m, ok := r.lookups[clean]; ok {
+		return m, true
+	}
+	for _, m := range r.mounts {
+		if strings.HasPrefix(clean, m.path) {
+			return m, true
+		}
+	}
+	return mount{}, false
+}
+
+// lookup asks Vault which mount holds the path clean.
+func (r *resolver) lookup(ctx context.Context, clean string) error {
+	m, err := r.askMount(ctx, clean)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lookups[clean] = m
+	if m.path != "" {
+		r.mounts = append(r.mounts, m)
+	}
+	return nil
+}
+
+func (r *resolver) askMount(ctx context.Context, clean string) (mount, error) {
 	sec, err := r.v.Read(ctx, "sys/internal/ui/mounts/"+clean, nil)
 	if err != nil {
 		if c := statusCode(err); c == 400 || c == 403 || c == 404 {
 			// No mount information visible to this token: read the path as
 			// given, as a plain (or KV v1) read.
-			r.log.Debug("no mount information; reading the path as given", "path", path, "status", c)
+			r.log.Debug("no mount information; reading the path as given", "path", clean, "status", c)
 			return mount{}, nil
 		}
-		return mount{}, fmt.Errorf("failed to look up the mount of %s: %w", path, err)
+		return mount{}, fmt.Errorf("failed to look up the mount of %s: %w", clean, err)
 	}
 	if sec == nil {
 		return mount{}, nil
@@ -42,31 +215,28 @@ func (r *resolver) mountOf(ctx context.Context, path string) (mount, error) {
 			m.kvVersion = 2
 		}
 	}
-	if m.path != "" {
-		r.mounts = append(r.mounts, m)
-	}
 	r.log.Debug("vault mount", "path", m.path, "kv", m.kvVersion)
 	return m, nil
 }
 
-// run performs the requests, at most MaxConcurrentFetches at a time.
-func (r *resolver) run(ctx context.Context) {
-	sem := make(chan struct{}, MaxConcurrentFetches)
-	var wg sync.WaitGroup
-	do := func(f func()) {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			f()
-		}()
+// apiPath returns the path to request for a read as written, once its mount
+// is known: KV v2 paths get the data/ segment after the mount.
+func (r *resolver) apiPath(k readKey) (string, mount, error) {
+	api := strings.TrimLeft(k.path, "/")
+	m, _ := r.mountFor(api)
+	if m.kvVersion == 2 {
+		rel := strings.TrimPrefix(api, m.path)
+		if !strings.HasPrefix(rel, "data/") {
+			api = m.path + "data/" + rel
+		}
+	} else if k.version > 0 && m.path != "" {
+		return "", m, &MissingError{Path: k.path, Reason: fmt.Sprintf("version %d requested but %s is not a KV v2 mount", k.version, m.path)}
 	}
-	for _, f := range r.byAPI {
-		do(func() { r.read(ctx, f) })
-	}
-	for _, f := range r.writes {
-		do(func() { r.write(ctx, f) })
-	}
+	return api, m, nil
+}
+
+// startTransit starts the decryptions, TransitBatchSize ciphertexts each.
+func (r *resolver) startTransit(ctx context.Context, lim limiter, wg *sync.WaitGroup) {
 	cts := make([]string, 0, len(r.transit))
 	for c := range r.transit {
 		r.transit[c] = &transitResult{}
@@ -75,17 +245,23 @@ func (r *resolver) run(ctx context.Context) {
 	sort.Strings(cts)
 	for start := 0; start < len(cts); start += r.p.cfg.TransitBatchSize {
 		batch := cts[start:min(start+r.p.cfg.TransitBatchSize, len(cts))]
-		do(func() { r.decrypt(ctx, batch) })
+		lim.do(wg, func() { r.decrypt(ctx, batch) })
 	}
-	wg.Wait()
 }
 
+// read makes the request; finishRead interprets the answer once the mount
+// is known.
 func (r *resolver) read(ctx context.Context, f *fetch) {
 	var q url.Values
 	if f.version > 0 {
 		q = url.Values{"version": {strconv.Itoa(f.version)}}
 	}
-	sec, err := r.v.Read(ctx, f.path, q)
+	f.secret, f.err = r.v.Read(ctx, f.path, q)
+}
+
+func finishRead(f *fetch) {
+	sec, err := f.secret, f.err
+	f.err = nil
 	switch {
 	case err != nil && statusCode(err) == 404:
 		f.err = &MissingError{Path: f.display, Reason: "not found"}
@@ -94,7 +270,6 @@ func (r *resolver) read(ctx context.Context, f *fetch) {
 	case sec == nil:
 		f.err = &MissingError{Path: f.display, Reason: "not found"}
 	default:
-		f.secret = sec
 		f.data, f.err = secretData(sec, f)
 	}
 }

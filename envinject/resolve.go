@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
@@ -69,6 +70,7 @@ type fetch struct {
 	// decides between KV v2 and a plain read.
 	unknownMount bool
 
+	// Set by the request (secret, err), then by finishRead (data, err).
 	data   map[string]any
 	secret *Secret
 	err    error
@@ -76,15 +78,31 @@ type fetch struct {
 
 // resolver holds the state of one Resolve call.
 type resolver struct {
-	v      Vault
-	p      *Plan
-	log    *slog.Logger
-	mounts []mount
-	// reads by written path and version; writes by path and body.
+	v   Vault
+	p   *Plan
+	log *slog.Logger
+	// pending lists the distinct reads as written, in the order of the
+	// environment (then VAULT_ENV_FROM_PATH).
+	pending []pendingRead
+	// mounts found so far, and the lookup answer of each path looked up
+	// (also when Vault would not say); guarded by mu while lookups run.
+	mu      sync.Mutex
+	mounts  []mount
+	lookups map[string]mount
+	// reads by written path and version; by API path and version; reads
+	// started before the mount was known, by API path and version; writes
+	// by path and body.
 	reads   map[readKey]*fetch
 	byAPI   map[readKey]*fetch
+	early   map[readKey]*fetch
 	writes  map[writeKey]*fetch
 	transit map[string]*transitResult
+}
+
+// pendingRead is a read as written, with the first variable that needs it.
+type pendingRead struct {
+	key     readKey
+	varName string
 }
 
 type readKey struct {
@@ -105,46 +123,29 @@ type transitResult struct {
 func Resolve(ctx context.Context, v Vault, p *Plan, s *Session, log *slog.Logger) (*Result, error) {
 	r := &resolver{
 		v: v, p: p, log: log,
+		lookups: map[string]mount{},
 		reads:   map[readKey]*fetch{},
 		byAPI:   map[readKey]*fetch{},
+		early:   map[readKey]*fetch{},
 		writes:  map[writeKey]*fetch{},
 		transit: map[string]*transitResult{},
 	}
-	if err := r.collect(ctx); err != nil {
+	r.collect()
+	if err := r.run(ctx); err != nil {
 		return nil, err
 	}
-	r.run(ctx)
 	return r.build(s)
 }
 
-// collect finds the mounts of read paths and lists the distinct requests.
-func (r *resolver) collect(ctx context.Context) error {
-	addRead := func(path string, version int) error {
+// collect lists the distinct reads, writes and ciphertexts. It does no I/O.
+func (r *resolver) collect() {
+	seen := map[readKey]bool{}
+	addRead := func(path string, version int, varName string) {
 		k := readKey{path, version}
-		if _, ok := r.reads[k]; ok {
-			return nil
+		if !seen[k] {
+			seen[k] = true
+			r.pending = append(r.pending, pendingRead{key: k, varName: varName})
 		}
-		m, err := r.mountOf(ctx, path)
-		if err != nil {
-			return err
-		}
-		api := strings.TrimLeft(path, "/")
-		if m.kvVersion == 2 {
-			rel := strings.TrimPrefix(api, m.path)
-			if !strings.HasPrefix(rel, "data/") {
-				api = m.path + "data/" + rel
-			}
-		} else if version > 0 && m.path != "" {
-			return &MissingError{Path: path, Reason: fmt.Sprintf("version %d requested but %s is not a KV v2 mount", version, m.path)}
-		}
-		ak := readKey{api, version}
-		f, ok := r.byAPI[ak]
-		if !ok {
-			f = &fetch{path: api, version: version, display: path, kv: m.kvVersion, unknownMount: m.path == ""}
-			r.byAPI[ak] = f
-		}
-		r.reads[k] = f
-		return nil
 	}
 	for _, e := range r.p.entries {
 		if !e.refs {
@@ -153,9 +154,7 @@ func (r *resolver) collect(ctx context.Context) error {
 		for _, rf := range e.value.Refs() {
 			switch rf.Kind {
 			case ref.Read:
-				if err := addRead(rf.Path, rf.Version); err != nil {
-					return &VarError{Var: e.name, Err: err}
-				}
+				addRead(rf.Path, rf.Version, e.name)
 			case ref.Write:
 				k := writeKey{rf.Path, rf.Body}
 				if _, ok := r.writes[k]; !ok {
@@ -167,11 +166,8 @@ func (r *resolver) collect(ctx context.Context) error {
 		}
 	}
 	for _, path := range r.p.cfg.FromPath {
-		if err := addRead(path, 0); err != nil {
-			return &VarError{Var: EnvFromPath, Err: err}
-		}
+		addRead(path, 0, EnvFromPath)
 	}
-	return nil
 }
 
 // build assembles the child environment from the input entries: plain

@@ -51,6 +51,11 @@ func TestVaultReferences(t *testing.T) {
 	// KV v1 at kv1/.
 	v.must(t, "POST", "sys/mounts/kv1", map[string]any{"type": "kv", "options": map[string]any{"version": "1"}})
 	v.must(t, "POST", "kv1/plain", map[string]any{"k": "kv1-value"})
+	// Paths whose shape misleads: a KV v1 path with a data segment (read
+	// early, kept as KV v1), a KV v2 short path with a deeper data segment
+	// (read early, dropped, read at secret/data/team/data/x).
+	v.must(t, "POST", "kv1/data/x", map[string]any{"k": "kv1-data-value"})
+	v.must(t, "POST", "secret/data/team/data/x", map[string]any{"data": map[string]any{"k": "kv2-deep-value"}})
 	// Transit.
 	v.must(t, "POST", "sys/mounts/transit", map[string]any{"type": "transit"})
 	v.must(t, "POST", "transit/keys/app", nil)
@@ -77,6 +82,8 @@ func TestVaultReferences(t *testing.T) {
 		{name: "kv v2 deleted version", env: []string{"A=vault:secret/data/app#password#2"}, wantFail: []string{"A:", "secret/data/app", "version 2 was deleted"}},
 		{name: "kv v2 destroyed version", env: []string{"A=vault:secret/data/gone#k"}, wantFail: []string{"A:", "secret/data/gone", "destroyed"}},
 		{name: "kv v1", env: []string{"A=vault:kv1/plain#k"}, want: []string{"A=kv1-value"}},
+		{name: "kv v1 path with a data segment", env: []string{"A=vault:kv1/data/x#k"}, want: []string{"A=kv1-data-value"}},
+		{name: "kv v2 short path with a deeper data segment", env: []string{"A=vault:secret/team/data/x#k", "B=vault:secret/data/team/data/x#k"}, want: []string{"A=kv2-deep-value", "B=kv2-deep-value"}},
 		{name: "numbers render as written", env: []string{"P=vault:secret/data/app#port"}, want: []string{"P=5432"}},
 		{name: "template", env: []string{"DSN=vault:secret/data/app#${.user}:${.password}@db", "D=vault:secret/data/app#${.enc | b64dec | upper}"}, want: []string{"DSN=app:p@ss-3@db", "D=DECODED"}},
 		{name: "inline", env: []string{"URL=pg://${vault:secret/data/app#user}:${vault:secret/data/app#password}@h/${vault:kv1/plain#k}?x=${}"}, want: []string{"URL=pg://app:p@ss-3@h/kv1-value?x=${}"}},
