@@ -22,12 +22,12 @@ import (
 // anonymous).
 type registryImages struct {
 	rc            *registry.Client
-	kc            *kube.Client // nil: anonymous only
-	defaultSecret string       // NAMESPACE/NAME or ""
+	objs          *objects // nil: anonymous only
+	defaultSecret string   // NAMESPACE/NAME or ""
 	log           *slog.Logger
 }
 
-func newImages(cfg *config, kc *kube.Client, log *slog.Logger) (*registryImages, error) {
+func newImages(cfg *config, objs *objects, log *slog.Logger) (*registryImages, error) {
 	opts := registry.Options{
 		InsecureHosts:   cfg.RegistryInsecure,
 		DefaultPlatform: cfg.RegistryPlatform,
@@ -45,7 +45,7 @@ func newImages(cfg *config, kc *kube.Client, log *slog.Logger) (*registryImages,
 	}
 	ri := &registryImages{rc: registry.New(opts), defaultSecret: cfg.DefaultPullSecret, log: log}
 	if !cfg.LeastPrivilege {
-		ri.kc = kc
+		ri.objs = objs
 	}
 	return ri, nil
 }
@@ -75,7 +75,7 @@ func (r *registryImages) ImageConfig(ctx context.Context, req admission.ImageReq
 // pullSecrets gathers pull secrets in priority order. A secret that cannot
 // be read is skipped with a warning, as the kubelet does.
 func (r *registryImages) pullSecrets(ctx context.Context, req admission.ImageRequest) ([]registry.PullSecret, []string) {
-	if r.kc == nil {
+	if r.objs == nil {
 		return nil, nil
 	}
 	type ref struct{ ns, name string }
@@ -84,7 +84,7 @@ func (r *registryImages) pullSecrets(ctx context.Context, req admission.ImageReq
 		refs = append(refs, ref{req.Namespace, n})
 	}
 	if req.ServiceAccount != "" {
-		sa, err := r.kc.GetServiceAccount(ctx, req.Namespace, req.ServiceAccount)
+		sa, err := r.objs.serviceAccount(ctx, req.Namespace, req.ServiceAccount)
 		switch {
 		case err == nil:
 			for _, s := range sa.ImagePullSecrets {
@@ -105,7 +105,7 @@ func (r *registryImages) pullSecrets(ctx context.Context, req admission.ImageReq
 			continue
 		}
 		seen[x] = true
-		s, err := r.kc.GetSecret(ctx, x.ns, x.name)
+		s, err := r.objs.secret(ctx, x.ns, x.name)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("image pull secret %s/%s not readable by the webhook", x.ns, x.name))
 			continue

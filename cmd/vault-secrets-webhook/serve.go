@@ -56,10 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		OnLookup:           metrics.ObserveLookup,
 	}
 	var lookups admission.Lookups
+	var objs *objects
 	if kc != nil {
-		lookups = kubeLookups{c: kc}
+		objs = newObjects(kc)
+		lookups = kubeLookups{o: objs}
 	}
-	images, err := newImages(cfg, kc, log)
+	images, err := newImages(cfg, objs, log)
 	if err != nil {
 		return err
 	}
