@@ -58,6 +58,11 @@
 // admission, vsw_registry_* from the image config client's Snapshot,
 // go_goroutines and process_cpu_seconds_total, process_resident_memory_bytes,
 // process_virtual_memory_bytes, process_start_time_seconds read from /proc).
+// Secrets, ConfigMaps and ServiceAccounts read for a review are cached for
+// 2 s (concurrent reads of one object share one GET; at most 1024 objects of
+// each kind; failures are not cached): a Secret changed less than 2 s before
+// a pod is created may be seen with its previous value, which the kubelet,
+// reading it again when the container starts, could equally have done.
 // Logs are JSON on stderr; they never contain the
 // admission object or environment values.
 package main
