@@ -163,14 +163,42 @@ func New(opts Options) *Client {
 		c.configErr = err
 		return c
 	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
+	caBundle := slices.Clone(opts.CABundle)
+	c.verified = &lazyTLSTransport{
+		plain: newTransport(nil),
+		build: func() http.RoundTripper {
+			// The system roots are parsed here, on the first TLS request,
+			// not in New: a webhook that never asks a registry over TLS
+			// (or has not yet) does not pay for them at start-up or in
+			// idle memory.
+			roots, err := x509.SystemCertPool()
+			if err != nil || roots == nil {
+				roots = x509.NewCertPool()
+			}
+			roots.AppendCertsFromPEM(caBundle)
+			return newTransport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
+		},
 	}
-	roots.AppendCertsFromPEM(opts.CABundle)
-	c.verified = newTransport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
 	c.unverified = newTransport(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true})
 	return c
+}
+
+// lazyTLSTransport sends plain-HTTP requests through plain and builds the
+// verifying transport (system roots + CA bundle) on the first https
+// request.
+type lazyTLSTransport struct {
+	plain http.RoundTripper
+	build func() http.RoundTripper
+	once  sync.Once
+	tls   http.RoundTripper
+}
+
+func (t *lazyTLSTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" {
+		return t.plain.RoundTrip(req)
+	}
+	t.once.Do(func() { t.tls = t.build() })
+	return t.tls.RoundTrip(req)
 }
 
 func newTransport(cfg *tls.Config) *http.Transport {
