@@ -310,10 +310,20 @@ func list(v string) []string {
 }
 
 // NewLogger returns the logger c asks for, writing to w (stderr in vault-env).
+// Times are written in UTC: formatting them in the local zone would read
+// /etc/localtime on the start-up path of every container.
 func (c *Config) NewLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	opts := &slog.HandlerOptions{Level: c.LogLevel, ReplaceAttr: utcTime}
 	if c.JSONLog {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// utcTime is a slog ReplaceAttr that writes the record time in UTC.
+func utcTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+		a.Value = slog.TimeValue(a.Value.Time().UTC())
+	}
+	return a
 }

@@ -52,14 +52,16 @@ func (r *resolver) run(ctx context.Context) error {
 	// decryptions queue behind it from their own goroutine.
 	var lookups sync.WaitGroup
 	wave := r.lookupWave(ctx, lim, &lookups, true)
-	all.Add(1)
-	go func() {
-		defer all.Done()
-		for _, f := range early {
-			lim.do(&all, func() { r.read(ctx, f) })
-		}
-		r.startTransit(ctx, lim, &all)
-	}()
+	if len(early) > 0 || len(r.transit) > 0 {
+		all.Add(1)
+		go func() {
+			defer all.Done()
+			for _, f := range early {
+				lim.do(&all, func() { r.read(ctx, f) })
+			}
+			r.startTransit(ctx, lim, &all)
+		}()
+	}
 	for {
 		lookups.Wait()
 		if err := r.firstLookupError(wave); err != nil {

@@ -131,8 +131,10 @@ func Resolve(ctx context.Context, v Vault, p *Plan, s *Session, log *slog.Logger
 		transit: map[string]*transitResult{},
 	}
 	r.collect()
-	if err := r.run(ctx); err != nil {
-		return nil, err
+	if len(r.pending) > 0 || len(r.writes) > 0 || len(r.transit) > 0 {
+		if err := r.run(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return r.build(s)
 }

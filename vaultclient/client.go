@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -46,9 +47,11 @@ var _ envinject.Vault = (*Client)(nil)
 // New returns a client for cfg. It makes no request.
 func New(cfg Config) (*Client, error) {
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
+		Proxy:       http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// HTTP/2 only over TLS (ALPN); a plain-http Vault gets HTTP/1.1
+		// without the HTTP/2 set-up on the first request.
+		ForceAttemptHTTP2:     strings.HasPrefix(strings.ToLower(cfg.Addr), "https://"),
 		MaxIdleConns:          16,
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,

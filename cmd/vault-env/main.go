@@ -40,7 +40,7 @@
 //	VAULT_ENV_DELAY                  wait this long after resolving, before starting the application
 //	VAULT_ENV_GRACE_PERIOD           daemon mode: SIGTERM-to-SIGKILL delay when a lease ends (default 10s)
 //	VAULT_LOG_LEVEL                  debug, info (default), warn, error
-//	VAULT_JSON_LOG                   true: log JSON lines instead of text (always to stderr)
+//	VAULT_JSON_LOG                   true: log JSON lines instead of text (always to stderr; times in UTC)
 //	VAULT_TRANSIT_KEY_ID             transit key that decrypts vault:vN: values
 //	VAULT_TRANSIT_PATH               transit mount (default transit)
 //	VAULT_TRANSIT_BATCH_SIZE         ciphertexts per decrypt request (default 25)
