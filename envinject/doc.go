@@ -10,8 +10,10 @@
 //	ParseConfig    settings from the environment, validated, no I/O
 //	NewPlan        every value parsed, templates and write bodies compiled, no I/O
 //	Authenticate   VAULT_TOKEN, VAULT_TOKEN_FILE, or a kubernetes/jwt login with retries
-//	Resolve        mounts looked up once each, each distinct path read once,
-//	               concurrently; the child environment built entry by entry
+//	Resolve        mounts looked up (one request per first path segment) while
+//	               MOUNT/data/... paths are already read; each distinct path
+//	               read once, concurrently; the child environment built entry
+//	               by entry
 //	ExecPath       execve (exec mode), or
 //	Supervise      child process, signals, reaping, renewals (daemon mode)
 //
@@ -39,7 +41,7 @@
 //	VAULT_ENV_DELAY                  wait after resolving, before starting the app
 //	VAULT_ENV_GRACE_PERIOD           SIGTERM-to-SIGKILL delay when a lease ends (default 10s)
 //	VAULT_LOG_LEVEL                  debug, info (default), warn, error
-//	VAULT_JSON_LOG                   true: JSON log lines
+//	VAULT_JSON_LOG                   true: JSON log lines (times in UTC either way)
 //	VAULT_TRANSIT_KEY_ID             transit key for vault:vN: values
 //	VAULT_TRANSIT_PATH               transit mount (default transit)
 //	VAULT_TRANSIT_BATCH_SIZE         ciphertexts per decrypt request (default 25)
