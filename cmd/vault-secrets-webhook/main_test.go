@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,5 +300,86 @@ func TestNewImagesRegistryCAFile(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestRunShutdownFinishesInFlightReviews: a review waiting on the
+// Kubernetes API when shutdown begins is still answered with its real
+// outcome (the signal does not cancel it), and run then exits cleanly.
+func TestRunShutdownFinishesInFlightReviews(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/namespaces/default/secrets/aws" {
+			http.NotFound(w, r)
+			return
+		}
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"aws","namespace":"default"},"data":{"K":"dmF1bHQ6c2VjcmV0L2RhdGEveCN5"}}`)
+	}))
+	t.Cleanup(api.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	dir := t.TempDir()
+	caFile, tokenFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: api.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte("test-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, client, logs, stop := whServe(t, "--kube-server="+api.URL, "--kube-ca-file="+caFile, "--kube-token-file="+tokenFile, "--vault-addr=http://127.0.0.1:8200")
+
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-2","kind":{"group":"","version":"v1","kind":"Pod"},"namespace":"default","operation":"CREATE","object":{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"alpine","command":["sh"],"envFrom":[{"secretRef":{"name":"aws"}}]}]}}}}`
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := client.Post(base+"/pods?timeout=10s", "application/json", strings.NewReader(review))
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		res <- result{code: resp.StatusCode, body: string(b)}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the review never reached the Kubernetes API")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "shutting down") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown after 10s:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("in-flight review failed: %v", r.err)
+	}
+	if r.code != http.StatusOK || !strings.Contains(r.body, `"allowed":true`) || !strings.Contains(r.body, `"patchType":"JSONPatch"`) {
+		t.Fatalf("in-flight review: HTTP %d %s", r.code, r.body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("run after shutdown: %v", err)
 	}
 }
