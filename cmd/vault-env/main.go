@@ -60,6 +60,12 @@ import (
 	"os"
 )
 
+// version is stamped at build time (-X main.version=…, from git describe in the
+// Makefile, scripts/reproducible and the Dockerfile), so an audited binary says
+// which commit it was built from. vault-env takes no flags of its own (its argv
+// is the application's), so it is not printed.
+var version = "devel"
+
 func main() {
 	if err := run(context.Background(), os.Args, os.Environ()); err != nil {
 		var ee *exitError

@@ -75,6 +75,10 @@ import (
 	"syscall"
 )
 
+// version is stamped at build time (-X main.version=…, from git describe in the
+// Makefile, scripts/reproducible and the Dockerfile) and logged at start.
+var version = "devel"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)

@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", cfg.ListenAddress, err)
 	}
-	log.Info("serving", "address", ln.Addr().String(), "leastPrivilege", cfg.LeastPrivilege, "vaultAddr", cfg.VaultAddr)
+	log.Info("serving", "version", version, "address", ln.Addr().String(), "leastPrivilege", cfg.LeastPrivilege, "vaultAddr", cfg.VaultAddr)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
