@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -13,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 	vswtls "github.com/vault-secrets-webhook/vault-secrets-webhook/tls"
 )
 
@@ -92,38 +89,7 @@ func whStartWebhook(t *testing.T, tokenFile string, extra ...string) *whInstance
 	})
 
 	name := "aaa-" + uniqueName(t, "wh")
-	fail := admissionregistrationv1.Fail
-	none := admissionregistrationv1.SideEffectClassNone
-	timeout := int32(10)
-	url := "https://" + addr + "/pods"
-	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "pods.instance.vault-secrets-webhook.dev",
-			AdmissionReviewVersions: []string{"v1"},
-			SideEffects:             &none,
-			FailurePolicy:           &fail,
-			TimeoutSeconds:          &timeout,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ss.CAPEM},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
-			}},
-			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"wh-instance": w.label}},
-		}},
-	}
-	path := "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
-	if err := c.Create(ctx, path, mwc, nil); err != nil {
-		t.Fatalf("failed to create MutatingWebhookConfiguration: %v", err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := c.Delete(cctx, path+"/"+name); err != nil && !kube.IsNotFound(err) {
-			t.Errorf("failed to delete %s: %v", name, err)
-		}
-	})
+	whRegister(t, ctx, c, name, "pods.instance.vault-secrets-webhook.dev", addr, ss.CAPEM, "wh-instance", w.label)
 	return w
 }
 

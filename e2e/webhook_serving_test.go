@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -93,38 +92,7 @@ func TestWebhookSelfSigned(t *testing.T) {
 	name := "aaa-" + uniqueName(t, "wh")
 	label := randomSuffix(t, 12)
 	addr := whFreePort(t)
-	fail := admissionregistrationv1.Fail
-	none := admissionregistrationv1.SideEffectClassNone
-	timeout := int32(10)
-	url := "https://" + addr + "/pods"
-	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "pods.selfsigned.vault-secrets-webhook.dev",
-			AdmissionReviewVersions: []string{"v1"},
-			SideEffects:             &none,
-			FailurePolicy:           &fail,
-			TimeoutSeconds:          &timeout,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
-			}},
-			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"wh-selfsigned": label}},
-		}},
-	}
-	mwcPath := "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
-	if err := c.Create(ctx, mwcPath, mwc, nil); err != nil {
-		t.Fatalf("failed to create MutatingWebhookConfiguration: %v", err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := c.Delete(cctx, mwcPath+"/"+name); err != nil && !kube.IsNotFound(err) {
-			t.Errorf("failed to delete %s: %v", name, err)
-		}
-	})
+	whRegister(t, ctx, c, name, "pods.selfsigned.vault-secrets-webhook.dev", addr, nil, "wh-selfsigned", label)
 
 	image := "registry.invalid/selfsigned/vault-env:" + label
 	var logs whSyncBuffer
@@ -152,7 +120,7 @@ func TestWebhookSelfSigned(t *testing.T) {
 		default:
 		}
 		var got admissionregistrationv1.MutatingWebhookConfiguration
-		if err := c.Get(ctx, mwcPath+"/"+name, &got); err != nil {
+		if err := c.Get(ctx, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"+name, &got); err != nil {
 			return false, err
 		}
 		caPEM = got.Webhooks[0].ClientConfig.CABundle

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
+)
+
+// whRegister registers a MutatingWebhookConfiguration named name that sends
+// pod CREATEs carrying the label selectorKey=selectorValue to
+// https://addr/pods (failurePolicy Fail), trusting caBundle (nil: the webhook
+// publishes it itself), and deletes it when the test ends.
+func whRegister(t *testing.T, ctx context.Context, c *kube.Client, name, hookName, addr string, caBundle []byte, selectorKey, selectorValue string) {
+	t.Helper()
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	timeout := int32(10)
+	url := "https://" + addr + "/pods"
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    hookName,
+			AdmissionReviewVersions: []string{"v1"},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			TimeoutSeconds:          &timeout,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+			}},
+			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{selectorKey: selectorValue}},
+		}},
+	}
+	path := "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+	if err := c.Create(ctx, path, mwc, nil); err != nil {
+		t.Fatalf("failed to create MutatingWebhookConfiguration: %v", err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Delete(cctx, path+"/"+name); err != nil && !kube.IsNotFound(err) {
+			t.Errorf("failed to delete %s: %v", name, err)
+		}
+	})
+}
