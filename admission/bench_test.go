@@ -3,15 +3,11 @@ package admission_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/bench"
@@ -91,24 +87,6 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// BenchmarkDecode is the part of a review that is JSON decoding: the
-// AdmissionReview, then the Pod inside it, as the handler does.
-func BenchmarkDecode(b *testing.B) {
-	body := benchReview(b, bench.ScenarioRefs)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		var rev admissionv1.AdmissionReview
-		if err := json.Unmarshal(body, &rev); err != nil {
-			b.Fatal(err)
-		}
-		var pod corev1.Pod
-		if err := json.Unmarshal(rev.Request.Object.Raw, &pod); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkMutate is the mutation decision alone, on a decoded pod (a fresh
 // copy each time: Mutate must not depend on a pod it already saw).
 func BenchmarkMutate(b *testing.B) {
@@ -148,106 +126,4 @@ func BenchmarkPatchMarshal(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// The two decodes below are not the handler's: they measure what decoding
-// could cost, for the performance report (scripts/bench, BENCHMARKS.md).
-
-// onePassReview decodes the review and the Pod inside it in one
-// json.Unmarshal (the input is validated and scanned once, not twice).
-type onePassReview struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Request    *struct {
-		UID       string `json:"uid"`
-		Namespace string `json:"namespace"`
-		Operation string `json:"operation"`
-		Object    corev1.Pod
-	} `json:"request"`
-}
-
-// slimReview decodes only what the mutation reads; everything else (status,
-// resources, probes, affinity, ...) is skipped by the scanner.
-type slimReview struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Request    *struct {
-		UID  string `json:"uid"`
-		Kind struct {
-			Group, Version, Kind string
-		} `json:"kind"`
-		Namespace   string `json:"namespace"`
-		Operation   string `json:"operation"`
-		SubResource string `json:"subResource"`
-		DryRun      *bool  `json:"dryRun"`
-		Object      struct {
-			Metadata struct {
-				Name         string            `json:"name"`
-				GenerateName string            `json:"generateName"`
-				Namespace    string            `json:"namespace"`
-				Annotations  map[string]string `json:"annotations"`
-			} `json:"metadata"`
-			Spec struct {
-				ServiceAccountName string                        `json:"serviceAccountName"`
-				ImagePullSecrets   []corev1.LocalObjectReference `json:"imagePullSecrets"`
-				Volumes            []struct {
-					Name string `json:"name"`
-				} `json:"volumes"`
-				InitContainers []slimContainer `json:"initContainers"`
-				Containers     []slimContainer `json:"containers"`
-			} `json:"spec"`
-		} `json:"object"`
-	} `json:"request"`
-}
-
-type slimContainer struct {
-	Name          string                 `json:"name"`
-	Image         string                 `json:"image"`
-	Command       []string               `json:"command"`
-	Args          []string               `json:"args"`
-	Env           []corev1.EnvVar        `json:"env"`
-	EnvFrom       []corev1.EnvFromSource `json:"envFrom"`
-	VolumeMounts  []corev1.VolumeMount   `json:"volumeMounts"`
-	RestartPolicy *string                `json:"restartPolicy"`
-}
-
-// BenchmarkDecodeAlternatives compares the handler's two-step decode with a
-// one-pass decode into corev1.Pod and a one-pass decode of only the fields
-// the mutation reads.
-func BenchmarkDecodeAlternatives(b *testing.B) {
-	body := benchReview(b, bench.ScenarioRefs)
-	b.Run("two-pass-corev1", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			var rev admissionv1.AdmissionReview
-			if err := json.Unmarshal(body, &rev); err != nil {
-				b.Fatal(err)
-			}
-			var pod corev1.Pod
-			if err := json.Unmarshal(rev.Request.Object.Raw, &pod); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("one-pass-corev1", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			var rev onePassReview
-			if err := json.Unmarshal(body, &rev); err != nil || rev.Request == nil || len(rev.Request.Object.Spec.Containers) != 2 {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("one-pass-slim", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			var rev slimReview
-			if err := json.Unmarshal(body, &rev); err != nil || rev.Request == nil || len(rev.Request.Object.Spec.Containers) != 2 {
-				b.Fatal(err)
-			}
-		}
-	})
 }

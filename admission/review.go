@@ -107,16 +107,36 @@ type containerIn struct {
 	EnvFrom        []corev1.EnvFromSource         `json:"envFrom"`
 	VolumeMounts   []corev1.VolumeMount           `json:"volumeMounts"`
 	RestartPolicy  *corev1.ContainerRestartPolicy `json:"restartPolicy"`
-	LivenessProbe  *corev1.Probe                  `json:"livenessProbe"`
-	ReadinessProbe *corev1.Probe                  `json:"readinessProbe"`
-	StartupProbe   *corev1.Probe                  `json:"startupProbe"`
+	LivenessProbe  *probeIn                       `json:"livenessProbe"`
+	ReadinessProbe *probeIn                       `json:"readinessProbe"`
+	StartupProbe   *probeIn                       `json:"startupProbe"`
+}
+
+// probeIn is the part of a probe the mutation reads: an exec probe's
+// command (mutate-probes runs it through vault-env).
+type probeIn struct {
+	Exec *struct {
+		Command []string `json:"command"`
+	} `json:"exec"`
+}
+
+// toProbe builds a probe that holds only the exec command.
+func (p *probeIn) toProbe() *corev1.Probe {
+	if p == nil {
+		return nil
+	}
+	out := &corev1.Probe{}
+	if p.Exec != nil {
+		out.Exec = &corev1.ExecAction{Command: p.Exec.Command}
+	}
+	return out
 }
 
 func (c *containerIn) toContainer() corev1.Container {
 	return corev1.Container{
 		Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args,
 		Env: c.Env, EnvFrom: c.EnvFrom, VolumeMounts: c.VolumeMounts, RestartPolicy: c.RestartPolicy,
-		LivenessProbe: c.LivenessProbe, ReadinessProbe: c.ReadinessProbe, StartupProbe: c.StartupProbe,
+		LivenessProbe: c.LivenessProbe.toProbe(), ReadinessProbe: c.ReadinessProbe.toProbe(), StartupProbe: c.StartupProbe.toProbe(),
 	}
 }
 
@@ -152,8 +172,18 @@ func (p *podIn) toPod() *corev1.Pod {
 }
 
 // decodeReview decodes body; pod is nil when the object is missing or not
-// a Pod.
+// a Pod. Reviews in the apiserver's canonical shape take fastDecode;
+// anything else is decoded by encoding/json (slowDecode), which has the last
+// word on what a malformed or unusual review means.
 func decodeReview(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, err error) {
+	if req, apiVersion, kind, ok := fastDecode(body); ok {
+		return req, apiVersion, kind, nil
+	}
+	return slowDecode(body)
+}
+
+// slowDecode decodes body with encoding/json.
+func slowDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, err error) {
 	var one reviewIn[*podIn]
 	if err := json.Unmarshal(body, &one); err == nil {
 		if one.Request == nil {

@@ -1,0 +1,251 @@
+package admission
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/bench"
+)
+
+// decodeResult is everything decodeReview returns, for comparing the two
+// decoders.
+type decodeResult struct {
+	Req        *requestIn[*corev1.Pod]
+	APIVersion string
+	Kind       string
+}
+
+// checkSameDecode fails when fastDecode accepts body and its result differs
+// from encoding/json's. It reports whether fastDecode accepted body.
+func checkSameDecode(t *testing.T, body []byte) bool {
+	t.Helper()
+	fr, fv, fk, ok := fastDecode(body)
+	if !ok {
+		return false
+	}
+	sr, sv, sk, err := slowDecode(body)
+	if err != nil {
+		t.Fatalf("fastDecode accepted a body encoding/json refuses (%v): %q", err, body)
+	}
+	fast, slow := decodeResult{fr, fv, fk}, decodeResult{sr, sv, sk}
+	if !reflect.DeepEqual(fast, slow) {
+		fj, _ := json.Marshal(fast)
+		sj, _ := json.Marshal(slow)
+		t.Fatalf("decoders differ on %q\nfast: %s\nslow: %s\n(nil and empty slices and maps count as different)", body, fj, sj)
+	}
+	return true
+}
+
+func TestFastDecodeGoldens(t *testing.T) {
+	for _, tc := range goldenCases() {
+		if !checkSameDecode(t, tc.review()) {
+			t.Errorf("%s: fastDecode gave up on a golden review", tc.name)
+		}
+	}
+}
+
+func TestFastDecodeBenchScenarios(t *testing.T) {
+	for _, sc := range []string{bench.ScenarioRefs, bench.ScenarioNoRefs, bench.ScenarioEnvFrom, bench.ScenarioRegistry} {
+		body, err := bench.ScenarioReview(sc, bench.ScenarioSetup{RegistryImage: "registry.example:5000/shop/api:1.4.2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !checkSameDecode(t, body) {
+			t.Errorf("%s: fastDecode gave up on the benchmark review", sc)
+		}
+	}
+}
+
+// TestFastDecodeEveryPodField decodes a Pod in which every field of every
+// struct is set (so every small struct also takes its encoding/json path),
+// and the same Pod with only the fields read by hand.
+func TestFastDecodeEveryPodField(t *testing.T) {
+	var full corev1.Pod
+	fill(reflect.ValueOf(&full).Elem(), "pod", 0)
+	pod, err := json.Marshal(&full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !checkSameDecode(t, reviewOf(pod)) {
+		t.Fatalf("fastDecode gave up on a pod with every field set: %s", pod)
+	}
+	req, _, _, _ := fastDecode(reviewOf(pod))
+	if got := req.Object.Spec.Containers[0].Env[0].ValueFrom; got == nil || got.ResourceFieldRef == nil || got.FileKeyRef == nil {
+		t.Errorf("valueFrom lost fields it does not read by hand: %+v", got)
+	}
+	if got := req.Object.Spec.Containers[0].VolumeMounts[0]; got.MountPropagation == nil || got.SubPathExpr == "" {
+		t.Errorf("volume mount lost fields it does not read by hand: %+v", got)
+	}
+	if req.Object.Spec.Affinity == nil || req.Object.Spec.Containers[0].LivenessProbe == nil {
+		t.Errorf("affinity or probe lost")
+	}
+}
+
+func reviewOf(object []byte) []byte {
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},` +
+		`"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"apps","operation":"CREATE","userInfo":{"username":"admin","groups":["system:masters"]},` +
+		`"object":` + string(object) + `,"oldObject":null,"dryRun":false,"options":{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1"}}}`)
+}
+
+// fill sets every field reachable from v to a non-zero value derived from
+// its path.
+func fill(v reflect.Value, path string, depth int) {
+	if depth > 12 {
+		return
+	}
+	switch p := v.Addr().Interface().(type) {
+	case *resource.Quantity:
+		*p = resource.MustParse("250m")
+		return
+	case *intstr.IntOrString:
+		*p = intstr.FromString(path)
+		return
+	case *metav1.Time:
+		*p = metav1.Date(2026, 11, 25, 0, 0, 0, 0, p.Location())
+		return
+	case *metav1.MicroTime, *metav1.FieldsV1:
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(path)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		v.SetInt(7)
+	case reflect.Uint8, reflect.Uint32, reflect.Uint64:
+		v.SetUint(7)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), path, depth+1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0), path+"0", depth+1)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k := reflect.New(v.Type().Key()).Elem()
+		fill(k, path+"-key", depth+1)
+		e := reflect.New(v.Type().Elem()).Elem()
+		fill(e, path+"-value", depth+1)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i), path+"."+v.Type().Field(i).Name, depth+1)
+			}
+		}
+	}
+}
+
+// TestFastDecodeGivesUp lists shapes the apiserver does not send: fastDecode
+// leaves each to encoding/json, and decodeReview's answer is encoding/json's.
+func TestFastDecodeGivesUp(t *testing.T) {
+	obj := func(s string) []byte { return reviewOf([]byte(s)) }
+	for name, body := range map[string][]byte{
+		"key in another case":         obj(`{"Metadata":{"name":"a"},"spec":{"containers":[]}}`),
+		"key with underscore":         obj(`{"metadata":{"generate_name":"a"},"spec":{"containers":[]}}`),
+		"key with an escape":          obj(`{"metadata":{"n\u0061me":"a"},"spec":{"containers":[]}}`),
+		"non-ASCII key":               obj(`{"metadata":{"naͫme":"a"},"spec":{"containers":[]}}`),
+		"repeated key":                obj(`{"metadata":{"annotations":{"a":"1"},"annotations":{"b":"2"}},"spec":{}}`),
+		"repeated map key":            obj(`{"metadata":{"annotations":{"a":"1","a":"2"}},"spec":{}}`),
+		"null name":                   obj(`{"metadata":{"name":null},"spec":{}}`),
+		"null containers":             obj(`{"spec":{"containers":null}}`),
+		"null container":              obj(`{"spec":{"containers":[null]}}`),
+		"number for a string":         obj(`{"metadata":{"name":5},"spec":{}}`),
+		"object not a pod":            obj(`"pod"`),
+		"object null":                 obj(`null`),
+		"invalid UTF-8 value":         obj("{\"metadata\":{\"name\":\"a\xffb\"},\"spec\":{}}"),
+		"unpaired surrogate":          obj(`{"metadata":{"name":"a\ud800b"},"spec":{}}`),
+		"trailing garbage":            append(obj(`{}`), 'x'),
+		"truncated":                   obj(`{"spec":{"containers":[{"name":"a"`),
+		"bad number in skipped value": obj(`{"spec":{"priority":01}}`),
+		"bad escape in skipped value": obj(`{"spec":{"hostname":"\x"}}`),
+		"control char in string":      obj("{\"spec\":{\"hostname\":\"a\tb\"}}"),
+		"env var name not a string":   obj(`{"spec":{"containers":[{"name":"a","env":[{"name":1}]}]}}`),
+		"deep skipped value":          obj(`{"spec":{"x":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}}`),
+		"request null":                []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}`),
+		"dryRun null":                 []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","dryRun":null}}`),
+		"not JSON":                    []byte(`apiVersion: admission.k8s.io/v1`),
+		"empty":                       nil,
+		"affinity of the wrong type":  obj(`{"spec":{"affinity":[]}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			fr, fv, fk, fastErr := decodeReview(body)
+			sr, sv, sk, slowErr := slowDecode(body)
+			if (fastErr == nil) != (slowErr == nil) {
+				t.Fatalf("decodeReview error %v, encoding/json error %v", fastErr, slowErr)
+			}
+			if !reflect.DeepEqual(decodeResult{fr, fv, fk}, decodeResult{sr, sv, sk}) {
+				t.Fatalf("decodeReview and encoding/json differ")
+			}
+			if checkSameDecode(t, body) {
+				t.Fatalf("fastDecode took it")
+			}
+		})
+	}
+	// Values fastDecode does take although they are unusual (a small struct
+	// with a key it does not read by hand is decoded by encoding/json).
+	for name, body := range map[string][]byte{
+		"env var with unknown key":     obj(`{"spec":{"containers":[{"name":"a","env":[{"name":"A","Value":"x"}]}]}}`),
+		"env var with a repeated key":  obj(`{"spec":{"containers":[{"name":"a","env":[{"name":"A","value":"x","value":"y"}]}]}}`),
+		"escaped key in skipped value": obj(`{"metadata":{"managedFields":[{"fieldsV1":{"k:{\"name\":\"app\"}":{}}}]},"spec":{}}`),
+		"escapes in values":            obj(`{"metadata":{"name":"a\u0026b\"\\\/\b\f\n\r\t\ud83d\ude00é"},"spec":{"containers":[{"name":"x","args":["sh","-c","a \u003e b"]}]}}`),
+		"empty arrays and maps":        obj(`{"metadata":{"annotations":{}},"spec":{"containers":[],"volumes":[],"nodeSelector":{}}}`),
+		"white space":                  []byte(" \n{ \"apiVersion\" : \"admission.k8s.io/v1\" ,\t\"request\" : { \"object\" : { \"spec\" : { \"containers\" : [ { \"name\" : \"a\" , \"command\" : [ ] } ] } } } }\r\n"),
+		"numbers in skipped values":    obj(`{"spec":{"priority":-0.5e+3,"x":[0,1.25,2E9,-7]}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !checkSameDecode(t, body) {
+				t.Fatalf("fastDecode gave up on %s", body)
+			}
+		})
+	}
+}
+
+// FuzzDecodeReview: for any body, fastDecode either gives up or decodes
+// exactly what encoding/json decodes.
+func FuzzDecodeReview(f *testing.F) {
+	for _, tc := range goldenCases() {
+		f.Add(tc.review())
+	}
+	f.Add(reviewOf([]byte(`{"metadata":{"annotations":{"a":"\u00e9"}},"spec":{"containers":[{"name":"a","env":[{"name":"A","valueFrom":{"secretKeyRef":{"name":"s","key":"k","optional":true}}}],"envFrom":[{"prefix":"P_","configMapRef":{"name":"c"}}],"volumeMounts":[{"name":"v","mountPath":"/v","readOnly":true}]}]}}`)))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkSameDecode(t, body)
+	})
+}
+
+// BenchmarkDecode is the handler's decoding of the refs review (fast), and
+// encoding/json's decoding of the same review into the same fields (the
+// fallback, and what the handler did before).
+func BenchmarkDecode(b *testing.B) {
+	body, err := bench.ScenarioReview(bench.ScenarioRefs, bench.ScenarioSetup{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, _, _, ok := fastDecode(body); !ok {
+				b.Fatal("gave up")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, _, _, err := slowDecode(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
