@@ -162,8 +162,14 @@ type settingsSource struct {
 }
 
 func (s *settingsSource) raw(name string) (string, bool) {
-	if v, ok := s.annotations[AnnotationPrefix+name]; ok {
-		return strings.TrimSpace(v), true
+	if len(s.annotations) > 0 {
+		// The key is built on the stack: a map index by string(bytes)
+		// does not allocate.
+		var buf [128]byte
+		k := append(append(buf[:0], AnnotationPrefix...), name...)
+		if v, ok := s.annotations[string(k)]; ok {
+			return strings.TrimSpace(v), true
+		}
 	}
 	if v, ok := s.defaults[name]; ok && v != "" {
 		return strings.TrimSpace(v), true

@@ -2,10 +2,12 @@ package admission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -265,7 +267,7 @@ func (s *Settings) securityContext() *corev1.SecurityContext {
 // podLevel adds the marker annotation, the volumes and the init containers.
 // It runs after every container was wrapped: inserting init containers
 // shifts their indices.
-func (b *builder) podLevel(defaultImage string) {
+func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	p, s, pod := b.patch, b.s, b.pod
 	if len(pod.Annotations) == 0 {
 		p.Set("/metadata/annotations", map[string]string{MutatedAnnotation: "true"})
@@ -301,18 +303,8 @@ func (b *builder) podLevel(defaultImage string) {
 	if image == "" {
 		image = defaultImage
 	}
-	inits := []any{containerJSON{
-		Container: corev1.Container{
-			Name:                     InitContainerName,
-			Image:                    image,
-			ImagePullPolicy:          corev1.PullPolicy(s.EnvImagePullPolicy),
-			Command:                  []string{VaultEnvInImage, "copy", MountPath},
-			VolumeMounts:             []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
-			SecurityContext:          s.securityContext(),
-			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-		},
-		Resources: initResources,
-	}}
+	inits := []any{cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
+		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})}
 	if s.VaultAgent {
 		inits = append(inits, b.agentContainer())
 	}
@@ -323,6 +315,66 @@ func (b *builder) podLevel(defaultImage string) {
 	for i, c := range inits {
 		p.Insert("/spec/initContainers", true, i, c)
 	}
+}
+
+// initKey is everything the copy-vault-env container depends on.
+type initKey struct {
+	image, pullPolicy                                 string
+	allowPrivEscalation, readOnlyRootFS, runAsNonRoot bool
+	runAsUser, runAsGroup                             int64
+}
+
+// initCache holds the encoded copy-vault-env containers: a pod's settings
+// seldom vary, and encoding the container (by reflection) was the largest
+// part of rendering a patch. At most maxInitCache entries are kept (the
+// image and user come from annotations: the cache must not grow with them).
+type initCache struct {
+	mu sync.Mutex
+	m  map[initKey]rawJSON
+}
+
+const maxInitCache = 64
+
+func (c *initCache) get(k initKey) rawJSON {
+	c.mu.Lock()
+	j, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return j
+	}
+	j = initContainer(k)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[initKey]rawJSON{}
+	}
+	if len(c.m) < maxInitCache {
+		c.m[k] = j
+	}
+	c.mu.Unlock()
+	return j
+}
+
+// initContainer encodes the copy-vault-env container; it depends on k only.
+func initContainer(k initKey) rawJSON {
+	s := &Settings{AllowPrivEscalation: k.allowPrivEscalation, ReadOnlyRootFS: k.readOnlyRootFS,
+		RunAsNonRoot: k.runAsNonRoot, RunAsUser: k.runAsUser, RunAsGroup: k.runAsGroup}
+	c := containerJSON{
+		Container: corev1.Container{
+			Name:                     InitContainerName,
+			Image:                    k.image,
+			ImagePullPolicy:          corev1.PullPolicy(k.pullPolicy),
+			Command:                  []string{VaultEnvInImage, "copy", MountPath},
+			VolumeMounts:             []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
+			SecurityContext:          s.securityContext(),
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		},
+		Resources: initResources,
+	}
+	j, err := json.Marshal(c)
+	if err != nil {
+		panic("admission: failed to encode the init container: " + err.Error()) // plain strings and ints: cannot fail
+	}
+	return j
 }
 
 // agentContainer runs the Vault agent, which logs in and writes the token

@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -90,22 +89,34 @@ func (p *Patch) Insert(path string, exists bool, i int, value any) {
 	p.ops = append(p.ops, Op{Op: OpAdd, Path: path + "/" + Index(i), Value: value})
 }
 
-// Marshal renders the patch as JSON. An empty patch renders as nil: the
-// response then carries no patch and no patchType.
+// Marshal renders the patch as JSON (what encoding/json writes for Ops).
+// An empty patch renders as nil: the response then carries no patch and no
+// patchType.
 func (p *Patch) Marshal() ([]byte, error) {
 	if len(p.ops) == 0 {
 		return nil, nil
 	}
-	for _, op := range p.ops {
+	b := make([]byte, 0, 256*len(p.ops))
+	b = append(b, '[')
+	for i, op := range p.ops {
 		switch op.Op {
 		case OpAdd, OpReplace:
 		default:
 			return nil, fmt.Errorf("failed to marshal patch: operation %q is not allowed", op.Op)
 		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"op":"`...)
+		b = append(b, op.Op...)
+		b = append(b, `","path":`...)
+		b = appendString(b, op.Path)
+		b = append(b, `,"value":`...)
+		var err error
+		if b, err = appendJSON(b, op.Value); err != nil {
+			return nil, fmt.Errorf("failed to marshal patch: %w", err)
+		}
+		b = append(b, '}')
 	}
-	b, err := json.Marshal(p.ops)
-	if err != nil {
-		return nil, fmt.Errorf("failed to marshal patch: %w", err)
-	}
-	return b, nil
+	return append(b, ']'), nil
 }
