@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/binary"
 	"encoding/json"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -37,14 +38,18 @@ type giveUp struct{}
 // fastDecode decodes body in the canonical shape. ok is false when body is
 // not in it (which includes every malformed body).
 func fastDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, ok bool) {
-	d := &decoder{b: body, s: string(body)}
+	d := decoders.Get().(*decoder)
+	d.b, d.s, d.i, d.depth = body, string(body), 0, 0
 	defer func() {
 		if p := recover(); p != nil {
 			if _, mine := p.(giveUp); !mine {
 				panic(p)
 			}
 			req, apiVersion, kind, ok = nil, "", "", false
+			return
 		}
+		d.b, d.s = nil, ""
+		decoders.Put(d)
 	}()
 	var seen uint8
 	d.ws()
@@ -91,6 +96,39 @@ type decoder struct {
 	i      int
 	depth  int
 	ks, ke int // the key object passed to member, as offsets into b
+
+	// Arrays are read into these and copied out at their final size.
+	strs       []string
+	containers []corev1.Container
+	envs       []corev1.EnvVar
+	envFroms   []corev1.EnvFromSource
+	mounts     []corev1.VolumeMount
+	volumes    []corev1.Volume
+	pullRefs   []corev1.LocalObjectReference
+}
+
+// decoders keeps decoders (and their scratch arrays, emptied) between
+// reviews; one that gave up is not returned.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// list reads an array into scratch and returns a copy of exactly its
+// length: one allocation per array instead of one per doubling.
+func list[T any](d *decoder, scratch *[]T, elem func(*T)) []T {
+	if d.next() != '[' {
+		d.giveUp()
+	}
+	start := len(*scratch)
+	d.array(func() {
+		var zero T
+		*scratch = append(*scratch, zero)
+		elem(&(*scratch)[len(*scratch)-1])
+	})
+	s := *scratch
+	out := make([]T, len(s)-start)
+	copy(out, s[start:])
+	clear(s[start:])
+	*scratch = s[:start]
+	return out
 }
 
 // maxDepth bounds nesting in skipped values; deeper documents are left to
@@ -515,12 +553,7 @@ func (d *decoder) viaJSON(v any) {
 
 // strings reads an array of strings.
 func (d *decoder) strings() []string {
-	out := []string{}
-	if d.next() != '[' {
-		d.giveUp()
-	}
-	d.array(func() { out = append(out, d.str()) })
-	return out
+	return list(d, &d.strs, func(s *string) { *s = d.str() })
 }
 
 // stringMap reads an object of strings.
@@ -647,14 +680,7 @@ func (d *decoder) spec(s *corev1.PodSpec) {
 			s.ServiceAccountName = d.str()
 		case "imagePullSecrets":
 			d.once(&seen, 1<<1)
-			s.ImagePullSecrets = []corev1.LocalObjectReference{}
-			if d.next() != '[' {
-				d.giveUp()
-			}
-			d.array(func() {
-				s.ImagePullSecrets = append(s.ImagePullSecrets, corev1.LocalObjectReference{})
-				d.localRef(&s.ImagePullSecrets[len(s.ImagePullSecrets)-1])
-			})
+			s.ImagePullSecrets = list(d, &d.pullRefs, d.localRef)
 		case "nodeSelector":
 			d.once(&seen, 1<<2)
 			s.NodeSelector = d.stringMap()
@@ -664,20 +690,13 @@ func (d *decoder) spec(s *corev1.PodSpec) {
 			d.viaJSON(s.Affinity)
 		case "volumes":
 			d.once(&seen, 1<<4)
-			s.Volumes = []corev1.Volume{}
-			if d.next() != '[' {
-				d.giveUp()
-			}
-			d.array(func() {
-				s.Volumes = append(s.Volumes, corev1.Volume{})
-				d.volume(&s.Volumes[len(s.Volumes)-1])
-			})
+			s.Volumes = list(d, &d.volumes, d.volume)
 		case "initContainers":
 			d.once(&seen, 1<<5)
-			s.InitContainers = d.containers()
+			s.InitContainers = d.containerList()
 		case "containers":
 			d.once(&seen, 1<<6)
-			s.Containers = d.containers()
+			s.Containers = d.containerList()
 		default:
 			d.other(k, specKeys)
 		}
@@ -697,16 +716,8 @@ func (d *decoder) volume(v *corev1.Volume) {
 	})
 }
 
-func (d *decoder) containers() []corev1.Container {
-	out := []corev1.Container{}
-	if d.next() != '[' {
-		d.giveUp()
-	}
-	d.array(func() {
-		out = append(out, corev1.Container{})
-		d.container(&out[len(out)-1])
-	})
-	return out
+func (d *decoder) containerList() []corev1.Container {
+	return list(d, &d.containers, d.container)
 }
 
 func (d *decoder) container(c *corev1.Container) {
@@ -733,34 +744,13 @@ func (d *decoder) container(c *corev1.Container) {
 			c.Args = d.strings()
 		case "env":
 			once(1 << 4)
-			c.Env = []corev1.EnvVar{}
-			if d.next() != '[' {
-				d.giveUp()
-			}
-			d.array(func() {
-				c.Env = append(c.Env, corev1.EnvVar{})
-				d.envVar(&c.Env[len(c.Env)-1])
-			})
+			c.Env = list(d, &d.envs, d.envVar)
 		case "envFrom":
 			once(1 << 5)
-			c.EnvFrom = []corev1.EnvFromSource{}
-			if d.next() != '[' {
-				d.giveUp()
-			}
-			d.array(func() {
-				c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{})
-				d.envFrom(&c.EnvFrom[len(c.EnvFrom)-1])
-			})
+			c.EnvFrom = list(d, &d.envFroms, d.envFrom)
 		case "volumeMounts":
 			once(1 << 6)
-			c.VolumeMounts = []corev1.VolumeMount{}
-			if d.next() != '[' {
-				d.giveUp()
-			}
-			d.array(func() {
-				c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{})
-				d.volumeMount(&c.VolumeMounts[len(c.VolumeMounts)-1])
-			})
+			c.VolumeMounts = list(d, &d.mounts, d.volumeMount)
 		case "restartPolicy":
 			once(1 << 7)
 			p := corev1.ContainerRestartPolicy(d.str())

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -378,7 +379,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	resp, outcome, reason := h.decide(ctx, req)
 	resp.UID = req.UID
 	b := appendReview(make([]byte, 0, 256+len(resp.Patch)*4/3), resp)
-	w.Header().Set("Content-Type", "application/json")
+	hdr := w.Header()
+	hdr["Content-Type"] = []string{"application/json"}
+	// With the length set, net/http sends the answer in one piece instead
+	// of chunks (it only computes it itself for answers under 2 KiB).
+	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	return outcome, reason
