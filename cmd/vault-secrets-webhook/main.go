@@ -65,6 +65,18 @@
 // reading it again when the container starts, could equally have done.
 // Logs are JSON on stderr; they never contain the
 // admission object or environment values.
+//
+// Garbage collection: unless GOGC or GOMEMLIMIT is set in the environment
+// (then the Go runtime's own rules apply), the webhook runs with GOGC=400
+// and a 17 MiB soft memory limit. A review leaves almost nothing live, so
+// with the default GOGC=100 the collector ran every hundred reviews or so,
+// costing about 15% of the CPU per review (93 -> 79 us at 8 concurrent
+// reviews); the limit holds the Go heap, stacks and buffers to what the
+// 25 MiB resident target leaves after the binary (measured: peak 24 MiB at 8
+// and 64 concurrent reviews; 14 MiB made the collector run back to back at
+// 64 connections). Near the limit the runtime collects sooner, with at most
+// half the CPU; set GOMEMLIMIT (and GOGC) for a pod with a larger memory
+// limit.
 package main
 
 import (
@@ -72,6 +84,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -79,12 +92,27 @@ import (
 // Makefile, scripts/reproducible and the Dockerfile) and logged at start.
 var version = "devel"
 
+// GC defaults; see the package documentation.
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 17 << 20
+)
+
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vault-secrets-webhook:", err)
 		os.Exit(1)
+	}
+}
+
+// tuneGC applies the GC defaults unless the environment sets its own.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +383,32 @@ func TestRunShutdownFinishesInFlightReviews(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("run after shutdown: %v", err)
+	}
+}
+
+func TestTuneGC(t *testing.T) {
+	oldPercent, oldLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(oldPercent); debug.SetMemoryLimit(oldLimit) })
+	for _, tc := range []struct {
+		name        string
+		env         map[string]string
+		wantPercent int
+		wantLimit   int64
+	}{
+		{name: "defaults", env: nil, wantPercent: defaultGCPercent, wantLimit: defaultMemoryLimit},
+		{name: "GOGC set", env: map[string]string{"GOGC": "100"}, wantPercent: 100, wantLimit: math.MaxInt64},
+		{name: "GOMEMLIMIT set", env: map[string]string{"GOMEMLIMIT": "64MiB"}, wantPercent: 100, wantLimit: math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			debug.SetMemoryLimit(math.MaxInt64)
+			tuneGC(func(k string) string { return tc.env[k] })
+			if got := debug.SetGCPercent(100); got != tc.wantPercent {
+				t.Errorf("GC percent %d, want %d", got, tc.wantPercent)
+			}
+			if got := debug.SetMemoryLimit(-1); got != tc.wantLimit {
+				t.Errorf("memory limit %d, want %d", got, tc.wantLimit)
+			}
+		})
 	}
 }
