@@ -144,12 +144,9 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		p.Append(base+"/volumeMounts", len(c.VolumeMounts) > 0, vm)
 	}
 
-	have := map[string]bool{}
-	for _, e := range c.Env {
-		have[e.Name] = true
-	}
 	// Variables set through envFrom count as set by the user too (when the
 	// webhook may read the objects; env would otherwise override them).
+	var fromEnvFrom map[string]bool // nil when envFrom sets none
 	if !m.cfg.LeastPrivilege {
 		for _, ef := range c.EnvFrom {
 			var keys []string
@@ -172,15 +169,18 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 				}
 			}
 			for _, k := range keys {
-				have[ef.Prefix+k] = true
+				if fromEnvFrom == nil {
+					fromEnvFrom = map[string]bool{}
+				}
+				fromEnvFrom[ef.Prefix+k] = true
 			}
 		}
 	}
+	// The settings' names are distinct; a variable the user set wins.
 	for _, e := range b.s.env() {
-		if have[e.Name] {
+		if fromEnvFrom[e.Name] || slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == e.Name }) {
 			continue
 		}
-		have[e.Name] = true
 		p.Append(base+"/env", len(c.Env) > 0, e)
 	}
 

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -310,6 +312,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	outcome, reason = h.serve(w, r)
 }
 
+// isJSON reports whether a Content-Type is application/json (the
+// apiserver's exact spelling is checked before parsing anything).
+func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// queryValue is url.Values.Get of a raw query, without building the map
+// (the apiserver sends one parameter, timeout).
+func queryValue(raw, key string) string {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(kv, ";") {
+			continue // url.ParseQuery refuses these pairs
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if k != key && !strings.ContainsAny(k, "%+") {
+			continue
+		}
+		if k, err := url.QueryUnescape(k); err != nil || k != key {
+			continue
+		}
+		if v, err := url.QueryUnescape(v); err == nil {
+			return v
+		}
+	}
+	return ""
+}
+
 // httpError is the one writer of non-review HTTP errors; callers return
 // right after it.
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -325,8 +360,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 		httpError(w, http.StatusMethodNotAllowed, "only POST is allowed")
 		return OutcomeError, "bad_method"
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		httpError(w, http.StatusUnsupportedMediaType, "content type must be application/json")
 		return OutcomeError, "bad_content_type"
 	}
@@ -366,7 +400,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	}
 
 	timeout := DefaultReviewTimeout
-	if t := r.URL.Query().Get("timeout"); t != "" {
+	if t := queryValue(r.URL.RawQuery, "timeout"); t != "" {
 		if d, err := time.ParseDuration(t); err == nil && d > 0 && d <= MaxReviewTimeout {
 			timeout = d
 		}
