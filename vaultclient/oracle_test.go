@@ -95,7 +95,9 @@ func read(path string, q url.Values) op {
 }
 
 func write(path string, data map[string]any) op {
-	return func(ctx context.Context, v envinject.Vault) (*envinject.Secret, error) { return v.Write(ctx, path, data) }
+	return func(ctx context.Context, v envinject.Vault) (*envinject.Secret, error) {
+		return v.Write(ctx, path, data)
+	}
 }
 
 // compare runs o through both clients and fails on any difference in the
