@@ -36,7 +36,7 @@ func TestEncodeMatchesJSON(t *testing.T) {
 					checkPatchEncoding(t, res.Patch)
 				}
 			}
-			resp, _, _ := (&Handler{Mutator: m}).decide(context.Background(), req)
+			resp, _, _ := (&Handler{Mutator: m}).decide(context.Background(), req, nil)
 			resp.UID = req.UID
 			checkReviewEncoding(t, resp)
 		})

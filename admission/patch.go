@@ -93,10 +93,18 @@ func (p *Patch) Insert(path string, exists bool, i int, value any) {
 // An empty patch renders as nil: the response then carries no patch and no
 // patchType.
 func (p *Patch) Marshal() ([]byte, error) {
+	return p.AppendJSON(nil)
+}
+
+// AppendJSON appends what Marshal returns to b; for an empty patch it
+// returns nil.
+func (p *Patch) AppendJSON(b []byte) ([]byte, error) {
 	if len(p.ops) == 0 {
 		return nil, nil
 	}
-	b := make([]byte, 0, 256*len(p.ops))
+	if b == nil {
+		b = make([]byte, 0, 128*len(p.ops))
+	}
 	b = append(b, '[')
 	for i, op := range p.ops {
 		switch op.Op {

@@ -213,29 +213,45 @@ func slowDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind stri
 		Operation: r.Operation, DryRun: r.DryRun}, raw.APIVersion, raw.Kind, nil
 }
 
-// Request bodies are read into pooled buffers: a review is a few KiB to a
-// few MiB, and growing a fresh buffer for each was a third of the bytes a
-// review allocated. Nothing holds on to a body after decoding (both
-// decoders copy what they keep), so the buffer goes back to the pool when
-// the review is answered. Buffers above maxPooledBody are not kept.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// Request bodies, patches and answers are written into pooled buffers:
+// growing fresh ones for each review was about half of the bytes a review
+// allocated. Nothing holds on to a body after decoding (both decoders copy
+// what they keep), nor to a patch or an answer after it was handed to
+// net/http, so each buffer goes back when the review is answered. Buffers
+// that grew above maxPooled are dropped.
+type bufPool struct {
+	p    sync.Pool
+	size int // initial capacity
+}
 
-const maxPooledBody = 1 << 20
+const (
+	maxPooled   = 1 << 20
+	maxPrealloc = 256 << 10
+)
 
-// getBody returns an empty buffer for a body of n bytes (n < 0: unknown).
-func getBody(n, max int64) *[]byte {
-	b := bodyPool.Get().(*[]byte)
-	if n > int64(cap(*b)) && n <= max {
-		*b = make([]byte, 0, n+1) // +1: the read that sees EOF
+var (
+	bodies  = &bufPool{size: 8 << 10}
+	outputs = &bufPool{size: 4 << 10}
+)
+
+// get returns an empty buffer with room for n bytes (n <= 0: any).
+func (bp *bufPool) get(n int64) *[]byte {
+	b, _ := bp.p.Get().(*[]byte)
+	if b == nil {
+		b = new([]byte)
+		*b = make([]byte, 0, bp.size)
+	}
+	if n > int64(cap(*b)) {
+		*b = make([]byte, 0, n)
 	}
 	*b = (*b)[:0]
 	return b
 }
 
-func putBody(b *[]byte) {
-	if cap(*b) <= maxPooledBody {
+func (bp *bufPool) put(b *[]byte) {
+	if cap(*b) <= maxPooled {
 		*b = (*b)[:0]
-		bodyPool.Put(b)
+		bp.p.Put(b)
 	}
 }
 
@@ -368,8 +384,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	if max <= 0 {
 		max = DefaultMaxBodyBytes
 	}
-	buf := getBody(r.ContentLength, max)
-	defer putBody(buf)
+	// Room for the announced length (+1: the read that sees EOF), but only
+	// up to maxPrealloc: a client that announces megabytes gets memory as
+	// its bytes arrive.
+	n := min(r.ContentLength+1, maxPrealloc)
+	buf := bodies.get(n)
+	defer bodies.put(buf)
 	body, err := readBody(*buf, http.MaxBytesReader(w, r.Body, max))
 	*buf = body
 	if err != nil {
@@ -410,9 +430,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	ctx, cancel := context.WithTimeout(r.Context(), LookupBudget(timeout))
 	defer cancel()
 
-	resp, outcome, reason := h.decide(ctx, req)
+	// The patch and the answer are written into pooled buffers, released
+	// once the answer is handed to net/http (which copies or sends it
+	// before Write returns).
+	patchBuf, answerBuf := outputs.get(0), outputs.get(0)
+	defer outputs.put(patchBuf)
+	defer outputs.put(answerBuf)
+	resp, outcome, reason := h.decide(ctx, req, (*patchBuf)[:0])
 	resp.UID = req.UID
-	b := appendReview(make([]byte, 0, 256+len(resp.Patch)*4/3), resp)
+	if len(resp.Patch) > 0 {
+		*patchBuf = resp.Patch // may have grown
+	}
+	b := appendReview((*answerBuf)[:0], resp)
+	*answerBuf = b
 	hdr := w.Header()
 	hdr["Content-Type"] = []string{"application/json"}
 	// With the length set, net/http sends the answer in one piece instead
@@ -431,9 +461,10 @@ func (l reviewLogger) Info(msg string, args ...any)  { l(slog.LevelInfo, msg, ar
 func (l reviewLogger) Warn(msg string, args ...any)  { l(slog.LevelWarn, msg, args...) }
 func (l reviewLogger) Error(msg string, args ...any) { l(slog.LevelError, msg, args...) }
 
-// decide turns a request into a response. It never fails: every problem
+// decide turns a request into a response; the patch is appended to
+// patchBuf. It never fails: every problem
 // becomes a response with allowed=false and a status code.
-func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod]) (resp *responseOut, outcome, reason string) {
+func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patchBuf []byte) (resp *responseOut, outcome, reason string) {
 	// The review's attributes are only formatted when a line is written:
 	// with the admitted line at debug, a successful review writes none.
 	base := h.log()
@@ -502,7 +533,7 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod]) (resp
 			return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 		}
 	}
-	patch, err := res.Patch.Marshal()
+	patch, err := res.Patch.AppendJSON(patchBuf)
 	if err != nil {
 		logger.Error("patch failed", "error", err.Error())
 		return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
