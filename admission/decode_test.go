@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/bench"
 )
@@ -100,18 +97,17 @@ func fill(v reflect.Value, path string, depth int) {
 	if depth > 12 {
 		return
 	}
-	switch p := v.Addr().Interface().(type) {
-	case *resource.Quantity:
-		*p = resource.MustParse("250m")
-		return
-	case *intstr.IntOrString:
-		*p = intstr.FromString(path)
-		return
-	case *metav1.Time:
-		*p = metav1.Date(2026, 11, 25, 0, 0, 0, 0, p.Location())
-		return
-	case *metav1.MicroTime, *metav1.FieldsV1:
-		return
+	// Types with their own JSON form (apimachinery's Quantity, IntOrString,
+	// Time, ...; named here by package path so that the test does not
+	// import apimachinery) are set through it.
+	if strings.HasPrefix(v.Type().PkgPath(), "k8s.io/apimachinery/") {
+		if u, ok := v.Addr().Interface().(json.Unmarshaler); ok {
+			for _, lit := range []string{`"250m"`, `"2026-11-25T00:00:00Z"`, `{}`} {
+				if u.UnmarshalJSON([]byte(lit)) == nil {
+					return
+				}
+			}
+		}
 	}
 	switch v.Kind() {
 	case reflect.String:
