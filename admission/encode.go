@@ -61,36 +61,9 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			return append(b, '}'), nil
 		}
 	case map[string]string:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '{')
-		for i, k := range sortedMapKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, v[k])
-		}
-		return append(b, '}'), nil
+		return appendMap(b, v, func(b []byte, s string) ([]byte, error) { return appendString(b, s), nil })
 	case map[string]any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '{')
-		for i, k := range sortedMapKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = appendJSON(b, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return appendMap(b, v, appendJSON)
 	case []map[string]string:
 		return appendSlice(b, v)
 	case []any:
@@ -118,6 +91,26 @@ func appendSlice[E any](b []byte, v []E) ([]byte, error) {
 		}
 	}
 	return append(b, ']'), nil
+}
+
+// appendMap writes m with its keys sorted, as encoding/json does.
+func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	if m == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '{')
+	for i, k := range sortedMapKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = value(b, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 func sortedMapKeys[V any](m map[string]V) []string {
