@@ -103,7 +103,7 @@ func (p *Patch) AppendJSON(b []byte) ([]byte, error) {
 		return nil, nil
 	}
 	if b == nil {
-		b = make([]byte, 0, 128*len(p.ops))
+		b = make([]byte, 0, 256*len(p.ops))
 	}
 	b = append(b, '[')
 	for i, op := range p.ops {
