@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -386,23 +387,29 @@ func TestRunShutdownFinishesInFlightReviews(t *testing.T) {
 	}
 }
 
-func TestTuneGC(t *testing.T) {
-	oldPercent, oldLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
-	t.Cleanup(func() { debug.SetGCPercent(oldPercent); debug.SetMemoryLimit(oldLimit) })
+func TestTuneRuntime(t *testing.T) {
+	oldProcs, oldPercent, oldLimit := runtime.GOMAXPROCS(0), debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { runtime.GOMAXPROCS(oldProcs); debug.SetGCPercent(oldPercent); debug.SetMemoryLimit(oldLimit) })
 	for _, tc := range []struct {
 		name        string
 		env         map[string]string
+		wantProcs   int
 		wantPercent int
 		wantLimit   int64
 	}{
-		{name: "defaults", env: nil, wantPercent: defaultGCPercent, wantLimit: defaultMemoryLimit},
-		{name: "GOGC set", env: map[string]string{"GOGC": "100"}, wantPercent: 100, wantLimit: math.MaxInt64},
-		{name: "GOMEMLIMIT set", env: map[string]string{"GOMEMLIMIT": "64MiB"}, wantPercent: 100, wantLimit: math.MaxInt64},
+		{name: "defaults", env: nil, wantProcs: defaultMaxProcs, wantPercent: defaultGCPercent, wantLimit: defaultMemoryLimit},
+		{name: "GOGC set", env: map[string]string{"GOGC": "100"}, wantProcs: defaultMaxProcs, wantPercent: 100, wantLimit: math.MaxInt64},
+		{name: "GOMEMLIMIT set", env: map[string]string{"GOMEMLIMIT": "64MiB"}, wantProcs: defaultMaxProcs, wantPercent: 100, wantLimit: math.MaxInt64},
+		{name: "GOMAXPROCS set", env: map[string]string{"GOMAXPROCS": "3"}, wantProcs: 3, wantPercent: defaultGCPercent, wantLimit: defaultMemoryLimit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			runtime.GOMAXPROCS(3) // stands in for what the runtime chose from GOMAXPROCS or the CPUs
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(math.MaxInt64)
-			tuneGC(func(k string) string { return tc.env[k] })
+			tuneRuntime(func(k string) string { return tc.env[k] })
+			if got := runtime.GOMAXPROCS(0); got != tc.wantProcs {
+				t.Errorf("GOMAXPROCS %d, want %d", got, tc.wantProcs)
+			}
 			if got := debug.SetGCPercent(100); got != tc.wantPercent {
 				t.Errorf("GC percent %d, want %d", got, tc.wantPercent)
 			}
