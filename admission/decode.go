@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"sync"
 	"unicode/utf16"
@@ -77,17 +76,17 @@ func fastDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind stri
 
 // The keys read at each level where other keys are skipped.
 var (
-	reviewKeys    = []string{"apiVersion", "kind", "request"}
-	requestKeys   = []string{"uid", "kind", "subResource", "namespace", "operation", "dryRun", "object"}
-	gvkKeys       = []string{"group", "version", "kind"}
-	podKeys       = []string{"metadata", "spec"}
-	metadataKeys  = []string{"name", "generateName", "namespace", "annotations"}
-	specKeys      = []string{"serviceAccountName", "imagePullSecrets", "nodeSelector", "affinity", "volumes", "initContainers", "containers"}
-	volumeKeys    = []string{"name"}
-	probeKeys     = []string{"exec"}
-	execKeys      = []string{"command"}
-	containerKeys = []string{"name", "image", "command", "args", "env", "envFrom", "volumeMounts", "restartPolicy",
-		"livenessProbe", "readinessProbe", "startupProbe"}
+	reviewKeys    = keys("apiVersion", "kind", "request")
+	requestKeys   = keys("uid", "kind", "subResource", "namespace", "operation", "dryRun", "object")
+	gvkKeys       = keys("group", "version", "kind")
+	podKeys       = keys("metadata", "spec")
+	metadataKeys  = keys("name", "generateName", "namespace", "annotations")
+	specKeys      = keys("serviceAccountName", "imagePullSecrets", "nodeSelector", "affinity", "volumes", "initContainers", "containers")
+	volumeKeys    = keys("name")
+	probeKeys     = keys("exec")
+	execKeys      = keys("command")
+	containerKeys = keys("name", "image", "command", "args", "env", "envFrom", "volumeMounts", "restartPolicy",
+		"livenessProbe", "readinessProbe", "startupProbe")
 )
 
 type decoder struct {
@@ -147,6 +146,9 @@ func (d *decoder) once(seen *uint8, bit uint8) {
 }
 
 func (d *decoder) ws() {
+	if d.i < len(d.b) && d.b[d.i] > ' ' {
+		return // the apiserver's JSON has no white space
+	}
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -237,24 +239,39 @@ func (d *decoder) array(elem func()) {
 // case-insensitively (and its v2 implementation also ignores '-' and '_'),
 // so any key with escapes or non-ASCII bytes, or equal to a known key under
 // that folding, is left to it.
-func (d *decoder) other(k []byte, known []string) {
+func (d *decoder) other(k []byte, known *keySet) {
+	n := len(k) // the length without '-' and '_'
 	for _, c := range k {
-		if c >= utf8.RuneSelf {
+		switch {
+		case c >= utf8.RuneSelf:
 			d.giveUp()
-		}
-	}
-	n := len(k)
-	for _, c := range k {
-		if c == '-' || c == '_' {
+		case c == '-' || c == '_':
 			n--
 		}
 	}
-	for _, name := range known {
-		if len(name) == n && foldEqual(k, name) { // the known keys have no '-' or '_'
-			d.giveUp()
+	if n < 64 && known.lengths&(1<<n) != 0 {
+		for _, name := range known.names {
+			if len(name) == n && foldEqual(k, name) { // the known keys have no '-' or '_'
+				d.giveUp()
+			}
 		}
 	}
 	d.skip()
+}
+
+// keySet is the keys read at one level, with a bit set for each of their
+// lengths (most skipped keys differ in length from every read one).
+type keySet struct {
+	names   []string
+	lengths uint64
+}
+
+func keys(names ...string) *keySet {
+	ks := &keySet{names: names}
+	for _, n := range names {
+		ks.lengths |= 1 << len(n) // all shorter than 64
+	}
+	return ks
 }
 
 // foldEqual compares ASCII k and name ignoring case, '-' and '_'.
@@ -293,10 +310,12 @@ func (d *decoder) scanString() (end int, plain bool) {
 	i := d.i + 1
 	plain = true
 	for {
-		// Eight bytes at a time while none is a quote, a backslash, a
-		// control character or non-ASCII.
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
+		// Plain ASCII bytes, four at a time while there are four.
+		for i+4 <= len(b) && plainByte[b[i]] && plainByte[b[i+1]] && plainByte[b[i+2]] && plainByte[b[i+3]] {
+			i += 4
+		}
+		for i < len(b) && plainByte[b[i]] {
+			i++
 		}
 		if i >= len(b) {
 			d.giveUp()
@@ -341,13 +360,14 @@ func (d *decoder) scanString() (end int, plain bool) {
 	}
 }
 
-// special8 reports whether any byte of w (eight string bytes) is a quote, a
-// backslash, below 0x20 or above 0x7f.
-func special8(w uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	return (zero(w^(ones*'"')) | zero(w^(ones*'\\')) | ((w - ones*0x20) &^ w & highs) | w&highs) != 0
-}
+// plainByte marks the bytes a string holds as they are: ASCII from 0x20,
+// except the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func unhex(c byte) rune {
 	switch {
