@@ -276,10 +276,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	p.Append("/spec/volumes", hasVolumes, map[string]any{
-		"name":     VolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
-	})
+	p.Append("/spec/volumes", hasVolumes, vaultEnvVolume)
 	if s.TLSSecret != "" {
 		p.Append("/spec/volumes", hasVolumes, map[string]any{
 			"name": TLSVolumeName,
@@ -316,6 +313,19 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		p.Insert("/spec/initContainers", true, i, c)
 	}
 }
+
+// vaultEnvVolume is the in-memory volume vault-env is copied into, encoded
+// once.
+var vaultEnvVolume = func() rawJSON {
+	j, err := json.Marshal(map[string]any{
+		"name":     VolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
+	})
+	if err != nil {
+		panic("admission: failed to encode the vault-env volume: " + err.Error())
+	}
+	return j
+}()
 
 // initKey is everything the copy-vault-env container depends on.
 type initKey struct {

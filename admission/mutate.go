@@ -194,7 +194,8 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 
-	b := &builder{pod: pod, s: &s, patch: &Patch{}}
+	// About ten operations per wrapped container and five for the pod.
+	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 8+10*(len(wrapInit)+len(wrapMain)))}}
 	var warnings []string
 	for _, i := range wrapInit {
 		w, err := m.wrap(ctx, b, lk, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
