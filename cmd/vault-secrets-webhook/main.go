@@ -69,14 +69,15 @@
 // Runtime defaults (each applies only when its environment variable is
 // unset; then the Go runtime's own rules apply):
 //
-//   - GOMAXPROCS=1. The webhook runs on one core: about 15,000 reviews/s
+//   - GOMAXPROCS=1. The webhook runs on one core: about 19,000 reviews/s
 //     of a two-container pod on this project's benchmark machine, and the
 //     review path never waits for a second one. Measured with make bench
 //     (loadgen and webhook sharing two cores): at 8 concurrent reviews p99
 //     4.0 -> 1.6 ms and CPU per review 71 -> 57 us (fewer threads woken,
 //     no work stealing, a collector that does not spread over idle cores);
-//     the cost is throughput above that: 64 concurrent clients got 20,200
-//     instead of 15,700 reviews/s. Set GOMAXPROCS to use more cores.
+//     the cost is throughput at high concurrency: with 64 clients two Ps
+//     answered 20,200 reviews/s and one 15,700 (both before later decoder
+//     work). Set GOMAXPROCS to use more cores.
 //   - GOGC=400 and a 17 MiB soft memory limit (unless GOGC or GOMEMLIMIT
 //     is set). A review leaves almost nothing live, so with GOGC=100 the
 //     collector ran every hundred reviews or so, about 15% of the CPU per
