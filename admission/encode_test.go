@@ -14,18 +14,7 @@ import (
 func TestEncodeMatchesJSON(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig()
-			if tc.cfg != nil {
-				tc.cfg(&cfg)
-			}
-			var images ImageConfigs
-			if tc.images != nil {
-				images = tc.images
-			}
-			m, err := NewMutator(cfg, &fakeLookups{secrets: tc.secrets, cms: tc.cms, fail: tc.lookupErr}, images)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := tc.mutator(t)
 			req, _, _, err := decodeReview(tc.review())
 			if err != nil {
 				t.Fatal(err)

@@ -217,6 +217,25 @@ func goldenCases() []goldenCase {
 	}
 }
 
+// mutator is the Mutator a case runs against: the test configuration with
+// the case's changes, lookups and images.
+func (tc goldenCase) mutator(t *testing.T) *Mutator {
+	t.Helper()
+	cfg := testConfig()
+	if tc.cfg != nil {
+		tc.cfg(&cfg)
+	}
+	var images ImageConfigs
+	if tc.images != nil {
+		images = tc.images
+	}
+	m, err := NewMutator(cfg, &fakeLookups{secrets: tc.secrets, cms: tc.cms, fail: tc.lookupErr}, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func (tc goldenCase) review() []byte {
 	ns := tc.ns
 	if ns == "" {
@@ -322,18 +341,7 @@ func TestGolden(t *testing.T) {
 		}
 		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig()
-			if tc.cfg != nil {
-				tc.cfg(&cfg)
-			}
-			var images ImageConfigs
-			if tc.images != nil {
-				images = tc.images
-			}
-			m, err := NewMutator(cfg, &fakeLookups{secrets: tc.secrets, cms: tc.cms, fail: tc.lookupErr}, images)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := tc.mutator(t)
 			review := tc.review()
 			code, body := runReview(t, &Handler{Mutator: m}, review)
 			if code != http.StatusOK {
