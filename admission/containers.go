@@ -71,6 +71,9 @@ type builder struct {
 	pod   *corev1.Pod
 	s     *Settings
 	patch *Patch
+	// env is the settings' variables (Settings.env), each boxed once for
+	// every container that gets it; nil until the first container.
+	env []any
 	// saMount is the ServiceAccount token mount of the first wrapped
 	// container that has one (the vault-agent container gets a copy: the
 	// apiserver mounts tokens only into containers that existed before the
@@ -91,7 +94,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		}
 	}
 	var warnings []string
-	args := slices.Clone(c.Command)
+	args := append(make([]string, 0, len(c.Command)+len(c.Args)), c.Command...)
 	if len(c.Command) == 0 {
 		if m.images == nil {
 			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command: set command (and args) explicitly; this webhook cannot read image %q's entrypoint", c.Name, c.Image)}
@@ -128,20 +131,18 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	}
 	args = append(args, c.Args...)
 
-	base := Pointer("spec", kind, Index(i))
+	paths := pathsOf(kind, i)
 	p := b.patch
-	p.Set(base+"/command", []string{BinaryPath})
-	p.Set(base+"/args", args)
+	p.Set(paths.command, binaryCommand)
+	p.Set(paths.args, args)
 
-	mounts := []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}}
+	hasMounts := len(c.VolumeMounts) > 0
+	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, vaultEnvMount)
 	if b.s.TLSSecret != "" {
-		mounts = append(mounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
+		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
 	if b.s.TokenAuthVolume != "" {
-		mounts = append(mounts, corev1.VolumeMount{Name: b.s.TokenAuthVolume, MountPath: TokenMountPath, ReadOnly: true})
-	}
-	for _, vm := range mounts {
-		p.Append(base+"/volumeMounts", len(c.VolumeMounts) > 0, vm)
+		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: b.s.TokenAuthVolume, MountPath: TokenMountPath, ReadOnly: true})
 	}
 
 	// Variables set through envFrom count as set by the user too (when the
@@ -177,11 +178,19 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		}
 	}
 	// The settings' names are distinct; a variable the user set wins.
-	for _, e := range b.s.env() {
-		if fromEnvFrom[e.Name] || slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == e.Name }) {
+	if b.env == nil {
+		env := b.s.env()
+		b.env = make([]any, len(env))
+		for k, e := range env {
+			b.env[k] = e
+		}
+	}
+	for _, e := range b.env {
+		name := e.(corev1.EnvVar).Name
+		if fromEnvFrom[name] || slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name }) {
 			continue
 		}
-		p.Append(base+"/env", len(c.Env) > 0, e)
+		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, e)
 	}
 
 	if b.s.MutateProbes {
@@ -192,10 +201,54 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			if pr.probe == nil || pr.probe.Exec == nil || len(pr.probe.Exec.Command) == 0 {
 				continue
 			}
-			p.Set(base+"/"+pr.field+"/exec/command", append([]string{BinaryPath}, pr.probe.Exec.Command...))
+			p.Set(paths.base+"/"+pr.field+"/exec/command", append([]string{BinaryPath}, pr.probe.Exec.Command...))
 		}
 	}
 	return warnings, nil
+}
+
+// Values every wrapped container gets, boxed once. Patch values are only
+// read (encoded), never changed.
+var (
+	binaryCommand any = []string{BinaryPath}
+	vaultEnvMount any = corev1.VolumeMount{Name: VolumeName, MountPath: MountPath}
+)
+
+// containerPaths are the JSON pointers wrap writes for one container.
+type containerPaths struct {
+	base, command, args, volumeMounts, volumeMountsDash, env, envDash string
+}
+
+func newContainerPaths(kind string, i int) *containerPaths {
+	base := Pointer("spec", kind, Index(i))
+	return &containerPaths{base: base, command: base + "/command", args: base + "/args",
+		volumeMounts: base + "/volumeMounts", volumeMountsDash: base + "/volumeMounts/-",
+		env: base + "/env", envDash: base + "/env/-"}
+}
+
+// The paths of the first containers and init containers are built once.
+const pathsCached = 16
+
+var cachedPaths = func() (t [2][pathsCached]*containerPaths) {
+	for i := range pathsCached {
+		t[0][i] = newContainerPaths("containers", i)
+		t[1][i] = newContainerPaths("initContainers", i)
+	}
+	return t
+}()
+
+// pathsOf returns the paths of container i of kind ("containers" or
+// "initContainers").
+func pathsOf(kind string, i int) *containerPaths {
+	if i < pathsCached {
+		switch kind {
+		case "containers":
+			return cachedPaths[0][i]
+		case "initContainers":
+			return cachedPaths[1][i]
+		}
+	}
+	return newContainerPaths(kind, i)
 }
 
 // env is the VAULT_* settings written into each wrapped container, in a
@@ -272,11 +325,11 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	if len(pod.Annotations) == 0 {
 		p.Set("/metadata/annotations", map[string]string{MutatedAnnotation: "true"})
 	} else {
-		p.Set(Pointer("metadata", "annotations", MutatedAnnotation), "true")
+		p.Set(mutatedAnnotationPath, "true")
 	}
 
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	p.Append("/spec/volumes", hasVolumes, vaultEnvVolume)
+	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, vaultEnvVolume)
 	if s.TLSSecret != "" {
 		p.Append("/spec/volumes", hasVolumes, map[string]any{
 			"name": TLSVolumeName,
@@ -300,8 +353,13 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	if image == "" {
 		image = defaultImage
 	}
-	inits := []any{cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
-		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})}
+	init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
+		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
+	if len(pod.Spec.InitContainers) == 0 && !s.VaultAgent {
+		p.Set("/spec/initContainers", init.list)
+		return
+	}
+	inits := []any{init.container}
 	if s.VaultAgent {
 		inits = append(inits, b.agentContainer())
 	}
@@ -313,6 +371,8 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		p.Insert("/spec/initContainers", true, i, c)
 	}
 }
+
+var mutatedAnnotationPath = Pointer("metadata", "annotations", MutatedAnnotation)
 
 // vaultEnvVolume is the in-memory volume vault-env is copied into, encoded
 // once.
@@ -340,22 +400,29 @@ type initKey struct {
 // image and user come from annotations: the cache must not grow with them).
 type initCache struct {
 	mu sync.Mutex
-	m  map[initKey]rawJSON
+	m  map[initKey]initValues
+}
+
+// initValues is one encoded copy-vault-env container as patch values: the
+// container (a rawJSON), and a list holding only it (a []any).
+type initValues struct {
+	container, list any
 }
 
 const maxInitCache = 64
 
-func (c *initCache) get(k initKey) rawJSON {
+func (c *initCache) get(k initKey) initValues {
 	c.mu.Lock()
 	j, ok := c.m[k]
 	c.mu.Unlock()
 	if ok {
 		return j
 	}
-	j = initContainer(k)
+	var one any = initContainer(k)
+	j = initValues{container: one, list: []any{one}}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[initKey]rawJSON{}
+		c.m = map[initKey]initValues{}
 	}
 	if len(c.m) < maxInitCache {
 		c.m[k] = j

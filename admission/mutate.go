@@ -194,8 +194,9 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 
-	// About ten operations per wrapped container and five for the pod.
-	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 8+10*(len(wrapInit)+len(wrapMain)))}}
+	// Usually five operations per wrapped container and three for the pod
+	// (settings add a few more).
+	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*(len(wrapInit)+len(wrapMain)))}}
 	var warnings []string
 	for _, i := range wrapInit {
 		w, err := m.wrap(ctx, b, lk, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
@@ -385,12 +386,11 @@ func (l *lookupCache) configMap(ctx context.Context, name string) (map[string]st
 // mutation adds; the apiserver would refuse the mutated pod anyway, with a
 // less helpful message.
 func checkConflicts(pod *corev1.Pod, s *Settings) error {
-	taken := map[string]bool{}
-	for _, v := range pod.Spec.Volumes {
-		taken[v.Name] = true
+	taken := func(name string) bool {
+		return slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == name })
 	}
 	for _, name := range []string{VolumeName, TLSVolumeName, AgentConfigVolumeName} {
-		if taken[name] {
+		if taken(name) {
 			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has a volume named %q, which the webhook adds", name)}
 		}
 	}
@@ -399,7 +399,7 @@ func checkConflicts(pod *corev1.Pod, s *Settings) error {
 			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has an init container named %q", AgentContainerName)}
 		}
 	}
-	if s.TokenAuthVolume != "" && !taken[s.TokenAuthVolume] {
+	if s.TokenAuthVolume != "" && !taken(s.TokenAuthVolume) {
 		return &Denied{Reason: "invalid_annotation", Message: fmt.Sprintf("annotation %s%s names volume %q, which the pod does not have", AnnotationPrefix, AnnTokenAuthMount, s.TokenAuthVolume)}
 	}
 	return nil

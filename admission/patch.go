@@ -26,11 +26,19 @@ type Op struct {
 // Pointer builds an RFC 6901 JSON pointer from reference tokens, escaping
 // "~" as "~0" before "/" as "~1".
 func Pointer(tokens ...string) string {
+	n, plain := 0, true
+	for _, t := range tokens {
+		n += 1 + len(t)
+		plain = plain && !strings.ContainsAny(t, "~/")
+	}
 	var b strings.Builder
+	b.Grow(n) // exact when no token needs escaping
 	for _, t := range tokens {
 		b.WriteByte('/')
-		t = strings.ReplaceAll(t, "~", "~0")
-		t = strings.ReplaceAll(t, "/", "~1")
+		if !plain {
+			t = strings.ReplaceAll(t, "~", "~0")
+			t = strings.ReplaceAll(t, "/", "~1")
+		}
 		b.WriteString(t)
 	}
 	return b.String()
@@ -67,7 +75,11 @@ func (p *Patch) Replace(path string, value any) {
 // Append appends value to the array at path. exists says whether the array is
 // present (non-empty) in the original document; when it is not, the first
 // append creates the array and later ones use "/-".
-func (p *Patch) Append(path string, exists bool, value any) {
+func (p *Patch) Append(path string, exists bool, value any) { p.appendAt(path, "", exists, value) }
+
+// appendAt is Append with the "/-" path of the array given (when it is
+// not, it is built if needed).
+func (p *Patch) appendAt(path, dash string, exists bool, value any) {
 	if !exists && !p.created[path] {
 		if p.created == nil {
 			p.created = map[string]bool{}
@@ -76,7 +88,10 @@ func (p *Patch) Append(path string, exists bool, value any) {
 		p.ops = append(p.ops, Op{Op: OpAdd, Path: path, Value: []any{value}})
 		return
 	}
-	p.ops = append(p.ops, Op{Op: OpAdd, Path: path + "/-", Value: value})
+	if dash == "" {
+		dash = path + "/-"
+	}
+	p.ops = append(p.ops, Op{Op: OpAdd, Path: dash, Value: value})
 }
 
 // Insert inserts value at index i of the array at path, creating the array

@@ -325,7 +325,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.Metrics.observeReview(outcome, reason, time.Since(start))
 	}()
-	outcome, reason = h.serve(w, r)
+	outcome, reason = h.serve(w, r, start)
 }
 
 // isJSON reports whether a Content-Type is application/json (the
@@ -370,7 +370,7 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason string) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time) (outcome, reason string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpError(w, http.StatusMethodNotAllowed, "only POST is allowed")
@@ -427,8 +427,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (outcome, reason
 	}
 	// Lookups get less than the whole timeout, so that a denial caused by a
 	// slow apiserver or registry is written while the apiserver still waits.
-	ctx, cancel := context.WithTimeout(r.Context(), LookupBudget(timeout))
-	defer cancel()
+	// (The timer only starts when a lookup waits on the context.)
+	ctx := withLazyDeadline(r.Context(), start.Add(LookupBudget(timeout)))
+	defer ctx.release()
 
 	// The patch and the answer are written into pooled buffers, released
 	// once the answer is handed to net/http (which copies or sends it
