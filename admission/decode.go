@@ -38,7 +38,7 @@ type giveUp struct{}
 // not in it (which includes every malformed body).
 func fastDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, ok bool) {
 	d := decoders.Get().(*decoder)
-	d.b, d.s, d.i, d.depth = body, string(body), 0, 0
+	d.b, d.s, d.i = body, string(body), 0
 	defer func() {
 		if p := recover(); p != nil {
 			if _, mine := p.(giveUp); !mine {
@@ -93,7 +93,6 @@ type decoder struct {
 	b      []byte
 	s      string // the same bytes: strings without escapes are sliced from it
 	i      int
-	depth  int
 	ks, ke int // the key object passed to member, as offsets into b
 
 	// Arrays are read into these and copied out at their final size.
@@ -474,43 +473,85 @@ func (d *decoder) lit(word string) bool {
 	return false
 }
 
-// skip validates and consumes one value of any kind.
+// skip validates and consumes one value of any kind. It loops instead of
+// recursing: most of a review's bytes are skipped. open holds one bit per
+// enclosing array or object (set: array), innermost lowest.
 func (d *decoder) skip() {
-	switch c := d.next(); {
-	case c == '"':
-		d.scanString()
-	case c == '{':
-		d.nest()
-		d.members(true, func([]byte) { d.skip() })
-		d.depth--
-	case c == '[':
-		d.nest()
-		d.array(d.skip)
-		d.depth--
-	case c == 't':
-		if !d.lit("true") {
+	var open [maxDepth / 64]uint64
+	depth := 0
+	for {
+		// A value.
+		switch c := d.next(); {
+		case c == '"':
+			d.scanString()
+		case c == '{' || c == '[':
+			d.i++
+			if d.next() == c+2 { // '}' or ']'
+				d.i++
+				break
+			}
+			if depth == maxDepth {
+				d.giveUp()
+			}
+			w, bit := depth/64, uint64(1)<<(depth%64)
+			if c == '[' {
+				open[w] |= bit
+			} else {
+				open[w] &^= bit
+				d.skipKey()
+			}
+			depth++
+			continue
+		case c == 't':
+			if !d.lit("true") {
+				d.giveUp()
+			}
+		case c == 'f':
+			if !d.lit("false") {
+				d.giveUp()
+			}
+		case c == 'n':
+			if !d.lit("null") {
+				d.giveUp()
+			}
+		case c == '-' || ('0' <= c && c <= '9'):
+			d.number()
+		default:
 			d.giveUp()
 		}
-	case c == 'f':
-		if !d.lit("false") {
-			d.giveUp()
+		// After a value: close what ends here, or go on to the next
+		// element or member.
+		for {
+			if depth == 0 {
+				return
+			}
+			inArray := open[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			c := d.next()
+			d.i++
+			switch {
+			case c == ',':
+				if !inArray {
+					d.skipKey()
+				}
+			case c == ']' && inArray, c == '}' && !inArray:
+				depth--
+				continue
+			default:
+				d.giveUp()
+			}
+			break
 		}
-	case c == 'n':
-		if !d.lit("null") {
-			d.giveUp()
-		}
-	case c == '-' || ('0' <= c && c <= '9'):
-		d.number()
-	default:
-		d.giveUp()
 	}
 }
 
-func (d *decoder) nest() {
-	d.depth++
-	if d.depth > maxDepth {
+// skipKey consumes a member's key (escapes allowed: it is not compared)
+// and its colon.
+func (d *decoder) skipKey() {
+	if d.next() != '"' {
 		d.giveUp()
 	}
+	d.scanString()
+	d.expect(':')
 }
 
 // number consumes a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
