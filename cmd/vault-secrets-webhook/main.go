@@ -69,15 +69,19 @@
 // Runtime defaults (each applies only when its environment variable is
 // unset; then the Go runtime's own rules apply):
 //
-//   - GOMAXPROCS=1. The webhook runs on one core: about 19,000 reviews/s
-//     of a two-container pod on this project's benchmark machine, and the
-//     review path never waits for a second one. Measured with make bench
-//     (loadgen and webhook sharing two cores): at 8 concurrent reviews p99
-//     4.0 -> 1.6 ms and CPU per review 71 -> 57 us (fewer threads woken,
-//     no work stealing, a collector that does not spread over idle cores);
-//     the cost is throughput at high concurrency: with 64 clients two Ps
-//     answered 20,200 reviews/s and one 15,700 (both before later decoder
-//     work). Set GOMAXPROCS to use more cores.
+//   - GOMAXPROCS: one P while reviews do not queue, the runtime's default
+//     (the CPUs, or the cgroup's CPU limit) while they do. One P answers a
+//     review with the least CPU and the lowest tail latency (make bench,
+//     loadgen and webhook sharing two cores, 8 concurrent reviews: p99 1.3
+//     ms and 42 us of CPU per review on one P, 2.4-3.4 ms and 50 us on
+//     two: fewer threads woken, no work stealing), but caps throughput at
+//     one core (64 concurrent reviews: 19,600/s on one P, 26,000/s on two).
+//     Every 25ms the webhook reads how long goroutines waited to run
+//     (runtime/metrics /sched/latencies:seconds): when 5% or more of them
+//     waited 1ms or longer in two ticks in a row it uses every P, and it
+//     goes back to one after a second in which under 1% did. The gauge
+//     vsw_go_maxprocs shows the current number. Setting GOMAXPROCS turns
+//     this off.
 //   - GOGC=400 and a 17 MiB soft memory limit (unless GOGC or GOMEMLIMIT
 //     is set). A review leaves almost nothing live, so with GOGC=100 the
 //     collector ran every hundred reviews or so, about 15% of the CPU per
@@ -105,14 +109,14 @@ var version = "devel"
 
 // Runtime defaults; see the package documentation.
 const (
-	defaultMaxProcs    = 1
 	defaultGCPercent   = 400
 	defaultMemoryLimit = 17 << 20
 )
 
 func main() {
-	tuneRuntime(os.Getenv)
+	maxProcs := tuneRuntime(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go scaleProcs(ctx, maxProcs)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
 	stop()
 	if err != nil {
@@ -122,12 +126,16 @@ func main() {
 }
 
 // tuneRuntime applies the runtime defaults the environment does not set.
-func tuneRuntime(getenv func(string) string) {
+// It returns the number of Ps scaleProcs may go up to: the runtime's
+// default, or 1 when GOMAXPROCS is set (then it stays as set).
+func tuneRuntime(getenv func(string) string) (maxProcs int) {
+	maxProcs = 1
 	if getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(defaultMaxProcs)
+		maxProcs = runtime.GOMAXPROCS(1)
 	}
 	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
+	return maxProcs
 }
