@@ -197,8 +197,10 @@ func TestFastDecodeGivesUp(t *testing.T) {
 		"empty arrays and maps":        obj(`{"metadata":{"annotations":{}},"spec":{"containers":[],"volumes":[],"nodeSelector":{}}}`),
 		"white space":                  []byte(" \n{ \"apiVersion\" : \"admission.k8s.io/v1\" ,\t\"request\" : { \"object\" : { \"spec\" : { \"containers\" : [ { \"name\" : \"a\" , \"command\" : [ ] } ] } } } }\r\n"),
 		"numbers in skipped values":    obj(`{"spec":{"priority":-0.5e+3,"x":[0,1.25,2E9,-7]}}`),
-		"nested skipped values":        obj(`{"spec":{"x":[{"a":[[],{},[{"b":null}]],"c":{"d":[true,false,"e",{}]}},[[[1]]]],"containers":[]}}`),
-		"deepest skipped value":        obj(`{"spec":{"x":` + strings.Repeat(`[{"k":`, 128) + `{}` + strings.Repeat("}]", 128) + `}}`),
+		"env var shapes": obj(`{"spec":{"containers":[{"name":"a","env":[{"name":"A"},{"name":"B","value":"b"},{"name":"C\u0041","value":"\"c\""},` +
+			`{"name":"D","value":""},{"value":"e","name":"E"},{"name":"F","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}},{"name":"G","value":"g","x":1},{ "name":"H"}]}]}}`),
+		"nested skipped values": obj(`{"spec":{"x":[{"a":[[],{},[{"b":null}]],"c":{"d":[true,false,"e",{}]}},[[[1]]]],"containers":[]}}`),
+		"deepest skipped value": obj(`{"spec":{"x":` + strings.Repeat(`[{"k":`, 128) + `{}` + strings.Repeat("}]", 128) + `}}`),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if !checkSameDecode(t, body) {

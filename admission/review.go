@@ -445,7 +445,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	b := appendReview((*answerBuf)[:0], resp)
 	*answerBuf = b
 	hdr := w.Header()
-	hdr["Content-Type"] = []string{"application/json"}
+	hdr["Content-Type"] = jsonContentType
 	// With the length set, net/http sends the answer in one piece instead
 	// of chunks (it only computes it itself for answers under 2 KiB).
 	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
@@ -453,6 +453,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	_, _ = w.Write(b)
 	return outcome, reason
 }
+
+// jsonContentType is the answer's Content-Type value, shared: net/http
+// copies header values when it writes them and never changes them.
+var jsonContentType = []string{"application/json"}
 
 // reviewLogger writes one log line of a review at a level.
 type reviewLogger func(level slog.Level, msg string, args ...any)
