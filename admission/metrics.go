@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +21,7 @@ type Metrics struct {
 	buckets  []uint64             // cumulative counts are computed on write
 	count    uint64
 	sum      float64
-	inflight int64
+	inflight atomic.Int64
 	extra    []func(w io.Writer)
 }
 
@@ -41,9 +42,7 @@ func (m *Metrics) inFlight(delta int64) {
 	if m == nil {
 		return
 	}
-	m.mu.Lock()
-	m.inflight += delta
-	m.mu.Unlock()
+	m.inflight.Add(delta)
 }
 
 func (m *Metrics) observeReview(outcome, reason string, d time.Duration) {
@@ -131,7 +130,7 @@ func (m *Metrics) Write(w io.Writer) error {
 	}
 	b.WriteString("# HELP vsw_admission_reviews_in_flight Admission reviews being answered now.\n")
 	b.WriteString("# TYPE vsw_admission_reviews_in_flight gauge\n")
-	fmt.Fprintf(&b, "vsw_admission_reviews_in_flight %d\n", m.inflight)
+	fmt.Fprintf(&b, "vsw_admission_reviews_in_flight %d\n", m.inflight.Load())
 	extra := slices.Clone(m.extra)
 	m.mu.Unlock()
 	for _, f := range extra {
