@@ -30,7 +30,8 @@ import (
 // checks exactly that. Small structs with fields it does not read by hand
 // (an env var's resourceFieldRef, a volume mount's propagation, ...) are
 // decoded by encoding/json from their own bytes, and so is a pod's affinity.
-// Of probes, both decoders keep only the exec command.
+// Of probes, both decoders keep only the exec command (a probe without one
+// reads as nil).
 
 // giveUp is the panic value that unwinds fastDecode.
 type giveUp struct{}
@@ -832,21 +833,23 @@ func (d *decoder) container(c *corev1.Container) {
 	})
 }
 
-// probe reads the exec command of a probe (all the mutation reads of it).
+// probe reads the exec command of a probe (all the mutation reads of it);
+// a probe without exec reads as nil.
 func (d *decoder) probe() *corev1.Probe {
 	if d.next() != '{' {
 		d.giveUp()
 	}
-	p := &corev1.Probe{}
-	var seen uint8
+	var p *corev1.Probe
 	d.object(func(k []byte) {
 		switch string(k) {
 		case "exec":
-			d.once(&seen, 1)
+			if p != nil {
+				d.giveUp() // repeated
+			}
 			if d.next() != '{' {
 				d.giveUp()
 			}
-			p.Exec = &corev1.ExecAction{}
+			p = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{}}}
 			var es uint8
 			d.object(func(k []byte) {
 				switch string(k) {
@@ -936,8 +939,14 @@ func (d *decoder) envVar(e *corev1.EnvVar) {
 			if !d.first(&seen, 4) {
 				return false
 			}
-			e.ValueFrom = &corev1.EnvVarSource{}
-			d.envVarSource(e.ValueFrom)
+			// The source and its fieldRef (the commonest kind) in one
+			// allocation.
+			both := &struct {
+				src   corev1.EnvVarSource
+				field corev1.ObjectFieldSelector
+			}{}
+			e.ValueFrom = &both.src
+			d.envVarSource(e.ValueFrom, &both.field)
 			return true
 		}
 		return false
@@ -969,7 +978,8 @@ func (d *decoder) plainEnvVar(e *corev1.EnvVar) bool {
 	return true
 }
 
-func (d *decoder) envVarSource(s *corev1.EnvVarSource) {
+// envVarSource reads a valueFrom; a fieldRef is read into field.
+func (d *decoder) envVarSource(s *corev1.EnvVarSource, field *corev1.ObjectFieldSelector) {
 	var seen uint8
 	d.leaf(s, func() { *s = corev1.EnvVarSource{} }, func(k []byte) bool {
 		switch string(k) {
@@ -993,7 +1003,7 @@ func (d *decoder) envVarSource(s *corev1.EnvVarSource) {
 			if !d.first(&seen, 4) {
 				return false
 			}
-			f := &corev1.ObjectFieldSelector{}
+			f := field
 			s.FieldRef = f
 			var fs uint8
 			d.leaf(f, func() { *f = corev1.ObjectFieldSelector{} }, func(k []byte) bool {

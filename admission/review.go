@@ -124,16 +124,13 @@ type probeIn struct {
 	} `json:"exec"`
 }
 
-// toProbe builds a probe that holds only the exec command.
+// toProbe builds a probe that holds only the exec command; a probe without
+// one is nil (the mutation reads nothing else of it).
 func (p *probeIn) toProbe() *corev1.Probe {
-	if p == nil {
+	if p == nil || p.Exec == nil {
 		return nil
 	}
-	out := &corev1.Probe{}
-	if p.Exec != nil {
-		out.Exec = &corev1.ExecAction{Command: p.Exec.Command}
-	}
-	return out
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: p.Exec.Command}}}
 }
 
 func (c *containerIn) toContainer() corev1.Container {
@@ -548,6 +545,8 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		resp.Patch = patch
 		resp.PatchType = "JSONPatch"
 	}
-	logger.Debug("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
+	if base.Enabled(ctx, slog.LevelDebug) { // the arguments would be allocated
+		logger.Debug("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
+	}
 	return resp, OutcomeAllowed, res.Reason
 }
