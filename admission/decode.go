@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -17,8 +18,8 @@ import (
 // apiserver sends reviews in one shape: keys spelled exactly as the API
 // defines them, each once, no nulls where values are expected. fastDecode
 // reads that shape in one pass over the bytes, takes the fields the mutation
-// reads, validates and skips everything else, and slices every string that
-// has no escapes out of one copy of the body.
+// reads, validates and skips everything else, and copies the strings it
+// keeps into one arena per review (see keep).
 //
 // It gives up (returns ok=false) on anything else, and decodeReview then
 // decodes with encoding/json as before: a syntax error anywhere, a key with
@@ -40,7 +41,7 @@ type giveUp struct{}
 // not in it (which includes every malformed body).
 func fastDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, ok bool) {
 	d := decoders.Get().(*decoder)
-	d.b, d.s, d.i = body, string(body), 0
+	d.b, d.i, d.arena = body, 0, strings.Builder{}
 	defer func() {
 		if p := recover(); p != nil {
 			if _, mine := p.(giveUp); !mine {
@@ -49,7 +50,7 @@ func fastDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind stri
 			req, apiVersion, kind, ok = nil, "", "", false
 			return
 		}
-		d.b, d.s = nil, ""
+		d.b, d.arena = nil, strings.Builder{}
 		decoders.Put(d)
 	}()
 	var seen uint8
@@ -93,7 +94,7 @@ var (
 
 type decoder struct {
 	b      []byte
-	s      string // the same bytes: strings without escapes are sliced from it
+	arena  strings.Builder // the strings decoded (see keep)
 	i      int
 	ks, ke int // the key object passed to member, as offsets into b
 
@@ -390,10 +391,31 @@ func (d *decoder) str() string {
 	start := d.i + 1
 	end, plain := d.scanString()
 	if plain {
-		return d.s[start:end]
+		return d.keep(d.b[start:end])
 	}
 	return d.unescape(d.b[start:end])
 }
+
+// keep returns b as a string, copied into the review's string arena: a
+// strings.Builder that is only ever appended to (so the strings already
+// taken from it never change), started afresh for every review and
+// replaced when full. Copying only the strings the mutation keeps
+// allocates about a third of what copying the whole body did.
+func (d *decoder) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if d.arena.Cap()-d.arena.Len() < len(b) {
+		d.arena = strings.Builder{}
+		d.arena.Grow(max(len(b), arenaChunk, len(d.b)/3))
+	}
+	start := d.arena.Len()
+	d.arena.Write(b)
+	return d.arena.String()[start:]
+}
+
+// arenaChunk is the least a string arena grows by.
+const arenaChunk = 512
 
 // unescape decodes the inside of a string that has escapes. Invalid UTF-8
 // and unpaired surrogates give up (encoding/json replaces them with U+FFFD;
@@ -468,7 +490,7 @@ func (d *decoder) boolean() bool {
 // lit consumes the literal word when it is next.
 func (d *decoder) lit(word string) bool {
 	d.ws()
-	if len(d.b)-d.i >= len(word) && d.s[d.i:d.i+len(word)] == word {
+	if len(d.b)-d.i >= len(word) && string(d.b[d.i:d.i+len(word)]) == word {
 		d.i += len(word)
 		return true
 	}
@@ -626,10 +648,10 @@ func (d *decoder) stringMap() map[string]string {
 	}
 	out := map[string]string{}
 	d.object(func(k []byte) {
-		name := d.s[d.ks:d.ke]
-		if _, dup := out[name]; dup {
+		if _, dup := out[string(d.b[d.ks:d.ke])]; dup {
 			d.giveUp()
 		}
+		name := d.keep(d.b[d.ks:d.ke])
 		out[name] = d.str()
 	})
 	return out
@@ -960,12 +982,12 @@ func (d *decoder) envVar(e *corev1.EnvVar) {
 func (d *decoder) plainEnvVar(e *corev1.EnvVar) bool {
 	const open, value = `{"name":"`, `,"value":"`
 	start := d.i
-	if !strings.HasPrefix(d.s[start:], open) {
+	if !bytes.HasPrefix(d.b[start:], []byte(open)) {
 		return false
 	}
 	d.i += len(open) - 1 // at the quote
 	name, val := d.str(), ""
-	if strings.HasPrefix(d.s[d.i:], value) {
+	if bytes.HasPrefix(d.b[d.i:], []byte(value)) {
 		d.i += len(value) - 1
 		val = d.str()
 	}
