@@ -71,7 +71,13 @@ func (c *lazyDeadline) Err() error {
 }
 
 func (c *lazyDeadline) Value(key any) any {
-	if a, _ := c.current(); a != nil {
+	a, released := c.current()
+	if a == nil && (released || !time.Now().Before(c.deadline)) {
+		// Done: arm, so that context.Cause (which finds the cancelling
+		// context through Value) reports why.
+		a = c.arm()
+	}
+	if a != nil {
 		return a.Value(key)
 	}
 	return c.parent.Value(key)

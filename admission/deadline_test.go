@@ -28,7 +28,24 @@ func TestLazyDeadlineUnarmed(t *testing.T) {
 		t.Fatalf("Err() after the deadline, never armed = %v, want DeadlineExceeded", err)
 	}
 	if a, _ := ctx.current(); a != nil {
-		t.Fatal("Deadline, Err and Value started the timer")
+		t.Fatal("Deadline and Err started the timer")
+	}
+	if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Cause after the deadline = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestLazyDeadlineValueDoesNotArm(t *testing.T) {
+	ctx := withLazyDeadline(context.WithValue(context.Background(), ctxKey{}, "v"), time.Now().Add(time.Hour))
+	defer ctx.release()
+	if v := ctx.Value(ctxKey{}); v != "v" {
+		t.Fatalf("Value = %v", v)
+	}
+	if context.Cause(ctx) != nil {
+		t.Fatalf("Cause before the deadline = %v", context.Cause(ctx))
+	}
+	if a, _ := ctx.current(); a != nil {
+		t.Fatal("Value before the deadline started the timer")
 	}
 }
 
@@ -80,6 +97,9 @@ func TestLazyDeadlineRelease(t *testing.T) {
 		ctx.release()
 		if err := ctx.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("armed=%v: Err() after release = %v, want Canceled", armed, err)
+		}
+		if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("armed=%v: Cause after release = %v, want Canceled", armed, err)
 		}
 		select {
 		case <-ctx.Done():
