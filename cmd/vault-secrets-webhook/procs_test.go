@@ -121,17 +121,19 @@ func TestScaleProcs(t *testing.T) {
 		}
 	}
 
-	// 64 goroutines that compute in slices of about 30us and yield: each
-	// waits for the other 63 (about 2ms) between its slices, and there
-	// are enough schedulings per tick for the runtime's sampling.
+	// 128 goroutines that compute in slices of about 10us and yield: each
+	// waits for the other 127 (over 1ms) between its slices, and there
+	// are enough schedulings per tick for the runtime's sampling (it
+	// records one in eight) even when the machine gives this process a
+	// fraction of a core.
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	for range 64 {
+	for range 128 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				for end := time.Now().Add(30 * time.Microsecond); time.Now().Before(end); {
+				for end := time.Now().Add(10 * time.Microsecond); time.Now().Before(end); {
 				}
 				runtime.Gosched()
 			}
