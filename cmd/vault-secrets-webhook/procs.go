@@ -24,7 +24,7 @@ const (
 	downShare  = 0.01             // share under which a tick counts as calm
 	upTicks    = 2                // queuing ticks in a row before using every P
 	downTicks  = 40               // calm ticks in a row (1s) before going back to one
-	minEvents  = 50               // fewer schedulings in a tick: idle, calm
+	minEvents  = 50               // fewer recorded schedulings in a tick (the runtime records about one in eight): idle, calm
 )
 
 // procScaler decides the number of Ps from one tick's waits at a time.
