@@ -144,3 +144,20 @@ func TestScaleProcs(t *testing.T) {
 	wg.Wait()
 	waitFor(1, 10*time.Second)
 }
+
+// TestScaleProcsOff: with one P to scale to (GOMAXPROCS set, or one CPU)
+// the scaler returns at once and leaves GOMAXPROCS alone.
+func TestScaleProcsOff(t *testing.T) {
+	old := runtime.GOMAXPROCS(3)
+	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+	done := make(chan struct{})
+	go func() { scaleProcs(context.Background(), 1); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("scaleProcs(ctx, 1) did not return")
+	}
+	if got := runtime.GOMAXPROCS(0); got != 3 {
+		t.Fatalf("GOMAXPROCS %d, want 3 (untouched)", got)
+	}
+}
