@@ -961,14 +961,8 @@ func (d *decoder) envVar(e *corev1.EnvVar) {
 			if !d.first(&seen, 4) {
 				return false
 			}
-			// The source and its fieldRef (the commonest kind) in one
-			// allocation.
-			both := &struct {
-				src   corev1.EnvVarSource
-				field corev1.ObjectFieldSelector
-			}{}
-			e.ValueFrom = &both.src
-			d.envVarSource(e.ValueFrom, &both.field)
+			e.ValueFrom = &corev1.EnvVarSource{}
+			d.envVarSource(e.ValueFrom)
 			return true
 		}
 		return false
@@ -1000,8 +994,7 @@ func (d *decoder) plainEnvVar(e *corev1.EnvVar) bool {
 	return true
 }
 
-// envVarSource reads a valueFrom; a fieldRef is read into field.
-func (d *decoder) envVarSource(s *corev1.EnvVarSource, field *corev1.ObjectFieldSelector) {
+func (d *decoder) envVarSource(s *corev1.EnvVarSource) {
 	var seen uint8
 	d.leaf(s, func() { *s = corev1.EnvVarSource{} }, func(k []byte) bool {
 		switch string(k) {
@@ -1025,7 +1018,7 @@ func (d *decoder) envVarSource(s *corev1.EnvVarSource, field *corev1.ObjectField
 			if !d.first(&seen, 4) {
 				return false
 			}
-			f := field
+			f := &corev1.ObjectFieldSelector{}
 			s.FieldRef = f
 			var fs uint8
 			d.leaf(f, func() { *f = corev1.ObjectFieldSelector{} }, func(k []byte) bool {
