@@ -8,13 +8,16 @@
 #   scripts/tools.sh all           build every tool
 #   scripts/tools.sh apt           install the Debian packages the sandbox uses
 #
-# NAME is one of: kube-apiserver kube-controller-manager kubectl vault helm promtool
+# NAME is one of: kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl
+# containerd containerd-shim-runc-v2 ctr vault helm promtool
 set -euo pipefail
 
 KUBE_VERSION=v1.37.2
 KUBE_STAGING_VERSION=v0.37.2
 VAULT_VERSION=v1.21.1
 HELM_VERSION=v3.22.0
+CONTAINERD_VERSION=v2.4.2
+KUBE_CMDS="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${VSW_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-secrets-webhook/tools}
@@ -22,7 +25,10 @@ mkdir -p "$cache"
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
-APT_PACKAGES=(etcd-server etcd-client docker-registry apache2-utils redis-server jq openssl curl ca-certificates util-linux)
+# runc, the CNI plugins and iptables are the node's; busybox-static, buildah and
+# skopeo build and move images; gcc builds the static pause binary.
+APT_PACKAGES=(etcd-server etcd-client docker-registry apache2-utils redis-server jq openssl curl ca-certificates util-linux
+	runc containernetworking-plugins busybox-static buildah skopeo gcc libc6-dev iproute2 iptables)
 
 apt_install() {
 	local missing=()
@@ -48,8 +54,10 @@ apt_install() {
 # module it requires with the published k8s.io/X at the matching v0 version.
 build_kube() {
 	local out=$cache/kube-$KUBE_VERSION
-	if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ] && [ -x "$out/bin/kubectl" ]; then return 0; fi
-	log "building kube-apiserver, kube-controller-manager, kubectl $KUBE_VERSION (cold: several minutes)"
+	local c missing=0
+	for c in $KUBE_CMDS; do [ -x "$out/bin/$c" ] || missing=1; done
+	[ $missing -eq 0 ] && return 0
+	log "building $KUBE_CMDS $KUBE_VERSION (cold: about 10 minutes)"
 	local src=$out/src
 	rm -rf "$src"; mkdir -p "$src" "$out/bin"
 	cp "$here/tools/kube/tools.go" "$src/"
@@ -75,9 +83,13 @@ build_kube() {
 	local pkg=k8s.io/component-base/version
 	local ld="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=37 -X $pkg.gitTreeState=clean"
 	# each binary appears under its final name only once complete
-	(cd "$src" && for c in kube-apiserver kube-controller-manager kubectl; do
+	(cd "$src" && for c in $KUBE_CMDS; do
+		[ -x "$out/bin/$c" ] && continue
+		local t0=$SECONDS
+		log "  building $c"
 		GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$out/bin/$c.tmp" "k8s.io/kubernetes/cmd/$c" >&2
 		mv -f "$out/bin/$c.tmp" "$out/bin/$c"
+		log "  built $c in $((SECONDS - t0)) s"
 	done)
 }
 
@@ -112,6 +124,21 @@ replace github.com/ma314smith/signedxml v1.1.1 => github.com/moov-io/signedxml v
 MOD
 	(cd "$src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$out/bin/vault.tmp" github.com/hashicorp/vault >&2)
 	mv -f "$out/bin/vault.tmp" "$out/bin/vault"
+}
+
+# build_containerd builds containerd 2.x (image volumes need >= 2.1; Debian has
+# 1.6) and its runc shim, static, from the Go module proxy.
+build_containerd() {
+	local out=$cache/containerd-$CONTAINERD_VERSION
+	if [ -x "$out/bin/containerd" ] && [ -x "$out/bin/containerd-shim-runc-v2" ] && [ -x "$out/bin/ctr" ]; then return 0; fi
+	log "building containerd $CONTAINERD_VERSION (cold: about 4 minutes)"
+	local t0=$SECONDS
+	mkdir -p "$out/bin"
+	GOBIN=$out/bin CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION" \
+		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION" >&2
+	log "built containerd in $((SECONDS - t0)) s"
 }
 
 build_helm() {
@@ -150,10 +177,11 @@ with_lock() {
 
 tool_path() {
 	case $1 in
-	kube-apiserver | kube-controller-manager | kubectl) with_lock kube build_kube; echo "$cache/kube-$KUBE_VERSION/bin/$1" ;;
+	kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kubectl) with_lock kube build_kube; echo "$cache/kube-$KUBE_VERSION/bin/$1" ;;
 	vault) with_lock vault build_vault; echo "$cache/vault-$VAULT_VERSION/bin/vault" ;;
 	helm) with_lock helm build_helm; echo "$cache/helm-$HELM_VERSION/bin/helm" ;;
 	promtool) with_lock promtool build_promtool; echo "$cache/promtool/bin/promtool" ;;
+	containerd | containerd-shim-runc-v2 | ctr) with_lock containerd build_containerd; echo "$cache/containerd-$CONTAINERD_VERSION/bin/$1" ;;
 	*) log "unknown tool $1"; return 2 ;;
 	esac
 }
@@ -161,6 +189,14 @@ tool_path() {
 case ${1:-} in
 path) tool_path "$2" ;;
 apt) with_lock apt apt_install ;;
-all) with_lock apt apt_install; with_lock kube build_kube; with_lock vault build_vault; with_lock promtool build_promtool; with_lock helm build_helm ;;
+all)
+	t_all=$SECONDS
+	for step in "apt apt_install" "kube build_kube" "containerd build_containerd" "vault build_vault" "promtool build_promtool" "helm build_helm"; do
+		t0=$SECONDS
+		with_lock $step
+		[ $((SECONDS - t0)) -gt 1 ] && log "${step%% *}: done in $((SECONDS - t0)) s"
+	done
+	log "all tools ready ($((SECONDS - t_all)) s)"
+	;;
 *) echo "usage: $0 path NAME | apt | all" >&2; exit 2 ;;
 esac
