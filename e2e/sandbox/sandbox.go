@@ -15,12 +15,13 @@ import (
 	"testing"
 )
 
-// Env describes a running sandbox. Every address is on 127.0.0.1.
+// Env describes a running sandbox. Every address is a local address of this
+// machine: 127.0.0.1, or one of the node's bridge, which pods reach too.
 type Env struct {
 	Dir string `json:"dir"` // the sandbox directory (logs, PID files, pki)
 
 	// Kubernetes: an admin identity in system:masters.
-	KubeServer    string `json:"kubeServer"`    // https://127.0.0.1:PORT
+	KubeServer    string `json:"kubeServer"`    // https://APISERVICEIP:443, the kubernetes Service's address
 	KubeCAFile    string `json:"kubeCAFile"`    // CA that signed the apiserver's serving cert
 	KubeTokenFile string `json:"kubeTokenFile"` // bearer token of the admin identity
 	Kubeconfig    string `json:"kubeconfig"`    // kubeconfig for kubectl with the same identity
@@ -31,25 +32,46 @@ type Env struct {
 	// with role "default" for ServiceAccount default/default.
 	// Also KV v1 at kv/ and transit at transit/ (enabled up front so tests in
 	// parallel packages need not race to enable them).
-	VaultAddr  string `json:"vaultAddr"`  // http://127.0.0.1:PORT
+	VaultAddr  string `json:"vaultAddr"`  // http://GATEWAY:PORT (pods reach it)
 	VaultToken string `json:"vaultToken"` // root token
 	// VaultPolicy names the sandbox's (deliberately broad) policy; give it to
 	// roles that tests create for their own namespaces.
 	VaultPolicy string `json:"vaultPolicy"`
 
-	RegistryAddr string `json:"registryAddr"` // 127.0.0.1:PORT, plain HTTP, no auth
+	// RegistryAddr is GATEWAY:PORT, plain HTTP, no auth. containerd
+	// resolves the images of docker.io, ghcr.io, registry.k8s.io and quay.io
+	// from it, so pods name images as users do (alpine, busybox, testapp,
+	// ghcr.io/vault-secrets-webhook/vault-env).
+	RegistryAddr string `json:"registryAddr"`
 
-	// The webhook built from this checkout, registered with the apiserver.
-	WebhookAddr   string `json:"webhookAddr"`   // 127.0.0.1:PORT (TLS)
-	WebhookCAFile string `json:"webhookCAFile"` // CA of the webhook's serving cert
-	// WebhookNamespace is the webhook's own namespace (never mutated);
-	// kube-system and kube-public are excluded too.
+	// The node: one kubelet with containerd and runc, pods on a bridge.
+	Node Node `json:"node"`
+
+	// The webhook built from this checkout, installed as users install it
+	// (kubectl apply -k of manifests/, through an overlay that sets only the
+	// Vault address) and reached by the apiserver through its Service.
+	// WebhookNamespace is its namespace (never mutated); kube-system and
+	// kube-public are excluded too.
 	WebhookNamespace  string `json:"webhookNamespace"`
 	WebhookConfigName string `json:"webhookConfigName"` // the MutatingWebhookConfiguration
-	VaultEnvImage     string `json:"vaultEnvImage"`     // the webhook's --vault-env-image
+	WebhookService    string `json:"webhookService"`    // the Service's name in WebhookNamespace
+	VaultEnvImage     string `json:"vaultEnvImage"`     // the image of the copy init container
+	// Overlay is the kustomization the sandbox applied.
+	Overlay string `json:"overlay"`
 
 	// Binaries, so tests can start extra servers of their own.
 	Bin Binaries `json:"bin"`
+}
+
+// Node describes the sandbox's node.
+type Node struct {
+	Name             string `json:"name"`
+	Gateway          string `json:"gateway"` // the bridge's address in the pod range
+	PodCIDR          string `json:"podCIDR"`
+	ContainerdSocket string `json:"containerdSocket"`
+	// HostBefore is the host's state recorded before `up` (package
+	// e2e/sandbox/node), to compare with while the sandbox runs.
+	HostBefore string `json:"hostBefore"`
 }
 
 // Binaries are absolute paths of the tools the sandbox was built with.
@@ -62,7 +84,7 @@ type Binaries struct {
 	Htpasswd    string `json:"htpasswd"`
 	VaultEnv    string `json:"vaultEnv"` // built from this checkout
 	Webhook     string `json:"webhook"`  // built from this checkout
-	Kubelet     string `json:"kubelet"`  // the kubelet stand-in, built from this checkout
+	Ctr         string `json:"ctr"`      // containerd's client
 	TestApp     string `json:"testApp"`  // prints its argv and environment
 }
 
