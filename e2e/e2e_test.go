@@ -1,7 +1,9 @@
 // Package e2e holds the end-to-end tests: they drive the real servers of the
-// local sandbox (scripts/sandbox: kube-apiserver with kube-controller-manager,
-// Vault, a registry, the webhook built from this checkout) and run mutated
-// Pods through the kubelet stand-in (e2e/cmd/kubelet-standin).
+// local sandbox (scripts/sandbox: a one-node cluster — kube-apiserver,
+// kube-controller-manager, kube-scheduler, a kubelet with containerd and
+// runc —, Vault, a registry, and the webhook built from this checkout and
+// installed from manifests/), and the node runs the mutated Pods
+// (runContainer reads their logs and status).
 //
 // Environment (see package e2e/sandbox):
 //
@@ -21,7 +23,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -214,50 +215,6 @@ func waitForPod(t testing.TB, ns, labelSelector string) *corev1.Pod {
 		return false, nil
 	})
 	return found
-}
-
-// runContainer runs container of the stored Pod ns/pod through the kubelet
-// stand-in: its init containers first, then the container. With until set,
-// the container is stopped once its output contains until (and the exit code
-// is then 0). It returns the combined output and the exit code; it fails the
-// test only when the stand-in cannot be run at all.
-func runContainer(t testing.TB, ns, pod, container, until string) (output string, exitCode int) {
-	t.Helper()
-	env := sandbox.Get(t)
-	if env.Bin.Kubelet == "" {
-		t.Fatal("the sandbox has no kubelet stand-in (e2e/cmd/kubelet-standin was not built)")
-	}
-	args := []string{
-		"--sandbox", env.Dir, "--namespace", ns, "--pod", pod,
-		"--timeout", containerTimeout.String(),
-		"--vault-env", env.Bin.VaultEnv, "--testapp", env.Bin.TestApp,
-	}
-	if container != "" {
-		args = append(args, "--container", container)
-	}
-	if until != "" {
-		args = append(args, "--until-output", until)
-	}
-	ctx, cancel := context.WithTimeout(testContext(t), containerTimeout+30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, env.Bin.Kubelet, args...)
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		return buf.String(), 0
-	case ctx.Err() != nil:
-		t.Fatalf("kubelet stand-in for %s/%s did not finish in time; output:\n%s", ns, pod, buf.String())
-	case errors.As(err, &exitErr):
-		return buf.String(), exitErr.ExitCode()
-	default:
-		t.Fatalf("failed to run the kubelet stand-in: %v", err)
-	}
-	return "", -1
 }
 
 // vaultRequest sends one request to the sandbox's Vault with the root token

@@ -6,8 +6,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"io/fs"
@@ -258,21 +256,14 @@ func relRedact(s string, forms map[string]string) string {
 // returns the JSONPatch it answers with.
 func relSandboxPatch(t *testing.T, ns string, pod *corev1.Pod) []byte {
 	t.Helper()
-	env := relSandbox(t)
-	ca, err := os.ReadFile(env.WebhookCAFile)
-	if err != nil {
-		t.Fatalf("failed to read the webhook CA: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatal("the webhook CA file holds no certificate")
-	}
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	relSandbox(t)
+	addr, tlsConfig := webhookEndpoint(t)
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
 	defer c.CloseIdleConnections()
 	p := pod.DeepCopy()
 	p.Namespace = ns
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
-	res, err := relPost(testContext(t), c, "https://"+env.WebhookAddr+"/pods", relReview(t, p))
+	res, err := relPost(testContext(t), c, "https://"+addr+"/pods", relReview(t, p))
 	if err != nil {
 		t.Fatalf("failed to ask the sandbox webhook: %v", err)
 	}

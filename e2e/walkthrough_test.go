@@ -26,7 +26,7 @@ var walkthroughCommand = []string{"sh", "-c", "echo $AWS_SECRET_ACCESS_KEY && ec
 func requireProduct(t *testing.T, env *sandbox.Env) {
 	t.Helper()
 	for name, path := range map[string]string{
-		"webhook": env.WebhookAddr, "vault-env": env.Bin.VaultEnv, "kubelet stand-in": env.Bin.Kubelet,
+		"webhook configuration": env.WebhookConfigName, "vault-env": env.Bin.VaultEnv,
 	} {
 		if path == "" {
 			t.Fatalf("the sandbox has no %s: restart it (scripts/sandbox down && scripts/sandbox up)", name)
