@@ -19,12 +19,16 @@ const (
 	VolumeName            = "vault-env"
 	TLSVolumeName         = "vault-env-tls"
 	AgentConfigVolumeName = "vault-env-agent-config"
-	MountPath             = "/vault/"
-	BinaryPath            = "/vault/vault-env"
-	TLSMountPath          = "/vault/tls/"
-	TokenMountPath        = "/vault/token/"
-	AgentConfigMountPath  = "/vault/agent/"
-	AgentTokenFile        = "/vault/.vault-token"
+	// NoTokenVolumeName is an empty, read-only in-memory volume that
+	// copy-vault-env mounts where Kubernetes mounts the ServiceAccount token
+	// (see initContainer).
+	NoTokenVolumeName    = "vault-env-no-sa-token"
+	MountPath            = "/vault/"
+	BinaryPath           = "/vault/vault-env"
+	TLSMountPath         = "/vault/tls/"
+	TokenMountPath       = "/vault/token/"
+	AgentConfigMountPath = "/vault/agent/"
+	AgentTokenFile       = "/vault/.vault-token"
 	// VaultEnvInImage is where the vault-env image keeps its binary.
 	VaultEnvInImage = "/usr/local/bin/vault-env"
 )
@@ -330,6 +334,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 
 	hasVolumes := len(pod.Spec.Volumes) > 0
 	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, vaultEnvVolume)
+	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, noTokenVolume)
 	if s.TLSSecret != "" {
 		p.Append("/spec/volumes", hasVolumes, map[string]any{
 			"name": TLSVolumeName,
@@ -387,6 +392,20 @@ var vaultEnvVolume = func() rawJSON {
 	return j
 }()
 
+// noTokenVolume is the empty volume copy-vault-env mounts over the
+// ServiceAccount token path, encoded once. One page of tmpfs: it is mounted
+// read-only and never holds anything.
+var noTokenVolume = func() rawJSON {
+	j, err := json.Marshal(map[string]any{
+		"name":     NoTokenVolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "4Ki"},
+	})
+	if err != nil {
+		panic("admission: failed to encode the no-token volume: " + err.Error())
+	}
+	return j
+}()
+
 // initKey is everything the copy-vault-env container depends on.
 type initKey struct {
 	image, pullPolicy                                 string
@@ -432,16 +451,31 @@ func (c *initCache) get(k initKey) initValues {
 }
 
 // initContainer encodes the copy-vault-env container; it depends on k only.
+//
+// The container copies a file and talks to nobody, so it must not hold the
+// pod's ServiceAccount token. The apiserver's ServiceAccount admission plugin
+// mounts the token into every container that has no volumeMount at exactly
+// DefaultSATokenDir, and it runs again after the webhooks whenever a webhook
+// changed the pod (admission reinvocation), so it would reach the container
+// added here; the webhook itself is not called again after that pass. An
+// explicit mount of the empty NoTokenVolumeName at DefaultSATokenDir is the
+// plugin's own opt-out per container (k8s.io/kubernetes
+// plugin/pkg/admission/serviceaccount, mountServiceAccountToken); the
+// pod-level automountServiceAccountToken would take the token from the
+// application containers too.
 func initContainer(k initKey) rawJSON {
 	s := &Settings{AllowPrivEscalation: k.allowPrivEscalation, ReadOnlyRootFS: k.readOnlyRootFS,
 		RunAsNonRoot: k.runAsNonRoot, RunAsUser: k.runAsUser, RunAsGroup: k.runAsGroup}
 	c := containerJSON{
 		Container: corev1.Container{
-			Name:                     InitContainerName,
-			Image:                    k.image,
-			ImagePullPolicy:          corev1.PullPolicy(k.pullPolicy),
-			Command:                  []string{VaultEnvInImage, "copy", MountPath},
-			VolumeMounts:             []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
+			Name:            InitContainerName,
+			Image:           k.image,
+			ImagePullPolicy: corev1.PullPolicy(k.pullPolicy),
+			Command:         []string{VaultEnvInImage, "copy", MountPath},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: VolumeName, MountPath: MountPath},
+				{Name: NoTokenVolumeName, MountPath: DefaultSATokenDir, ReadOnly: true},
+			},
 			SecurityContext:          s.securityContext(),
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		},

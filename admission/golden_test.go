@@ -214,6 +214,7 @@ func goldenCases() []goldenCase {
 		// Conflicts.
 		{name: "conflict-vault-mount", pod: `{"metadata":{"name":"app"},"spec":{"volumes":[{"name":"v","emptyDir":{}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}],"volumeMounts":[{"name":"v","mountPath":"/vault"}]}]}}`},
 		{name: "conflict-volume-name", pod: `{"metadata":{"name":"app"},"spec":{"volumes":[{"name":"vault-env","emptyDir":{}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
+		{name: "conflict-no-token-volume-name", pod: `{"metadata":{"name":"app"},"spec":{"volumes":[{"name":"vault-env-no-sa-token","emptyDir":{}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 	}
 }
 

@@ -389,7 +389,7 @@ func checkConflicts(pod *corev1.Pod, s *Settings) error {
 	taken := func(name string) bool {
 		return slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == name })
 	}
-	for _, name := range []string{VolumeName, TLSVolumeName, AgentConfigVolumeName} {
+	for _, name := range []string{VolumeName, NoTokenVolumeName, TLSVolumeName, AgentConfigVolumeName} {
 		if taken(name) {
 			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has a volume named %q, which the webhook adds", name)}
 		}

@@ -89,16 +89,11 @@ func shipHelm(t testing.TB) string {
 	return strings.TrimSpace(string(out))
 }
 
-// shipHelmTemplate renders the chart as release vault-secrets-webhook in
-// namespace vault-infra with the given --set values, offline.
-func shipHelmTemplate(t testing.TB, sets ...string) []byte {
+// shipHelmCmd runs helm with its home directories in a temporary directory
+// (offline: no repositories) and returns stdout; stderr goes into the error.
+func shipHelmCmd(t testing.TB, args ...string) ([]byte, error) {
 	t.Helper()
 	home := t.TempDir()
-	args := []string{"template", "vault-secrets-webhook", "manifests/helm/vault-secrets-webhook",
-		"--namespace", "vault-infra", "--kube-version", "v1.37.2"}
-	for _, s := range sets {
-		args = append(args, "--set", s)
-	}
 	ctx, cancel := context.WithTimeout(testContext(t), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, shipHelm(t), args...)
@@ -107,9 +102,25 @@ func shipHelmTemplate(t testing.TB, sets ...string) []byte {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("failed to render the chart with %v: %v: %s", sets, err, stderr.String())
+		return stdout.Bytes(), fmt.Errorf("failed to run helm %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	return stdout.Bytes()
+	return stdout.Bytes(), nil
+}
+
+// shipHelmTemplate renders the chart as release vault-secrets-webhook in
+// namespace vault-infra with the given --set values, offline.
+func shipHelmTemplate(t testing.TB, sets ...string) []byte {
+	t.Helper()
+	args := []string{"template", "vault-secrets-webhook", "manifests/helm/vault-secrets-webhook",
+		"--namespace", "vault-infra", "--kube-version", "v1.37.2"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	out, err := shipHelmCmd(t, args...)
+	if err != nil {
+		t.Fatalf("failed to render the chart with %v: %v", sets, err)
+	}
+	return out
 }
 
 // shipKustomize renders a kustomization directory (relative to the root).
@@ -246,27 +257,28 @@ func TestShipInstallPathsServerValidated(t *testing.T) {
 		render func(t *testing.T) []byte
 		want   int // objects the server must accept
 	}{
-		{"manifests", func(t *testing.T) []byte { return shipKustomize(t, "manifests") }, 14},
+		{"manifests", func(t *testing.T) []byte { return shipKustomize(t, "manifests") }, 15},
+		{"manifests/overlays/example", func(t *testing.T) []byte { return shipKustomize(t, "manifests/overlays/example") }, 15},
 		{"manifests/policies", func(t *testing.T) []byte { return shipKustomize(t, "manifests/policies") }, 4},
-		{"manifests/least-privilege", func(t *testing.T) []byte { return shipKustomize(t, "manifests/least-privilege") }, 12},
+		{"manifests/least-privilege", func(t *testing.T) []byte { return shipKustomize(t, "manifests/least-privilege") }, 13},
 		// cert-manager's own kinds need its CRDs, which the sandbox lacks:
 		// everything else of the overlay is validated.
 		{"manifests/cert-manager", func(t *testing.T) []byte {
 			return shipDropGroup(shipKustomize(t, "manifests/cert-manager"), "cert-manager.io")
-		}, 12},
-		{"helm default", func(t *testing.T) []byte { return shipHelmTemplate(t) }, 13},
-		{"helm least-privilege", func(t *testing.T) []byte { return shipHelmTemplate(t, "rbac.mode=leastPrivilege") }, 11},
+		}, 13},
+		{"helm default", func(t *testing.T) []byte { return shipHelmTemplate(t) }, 14},
+		{"helm least-privilege", func(t *testing.T) []byte { return shipHelmTemplate(t, "rbac.mode=leastPrivilege") }, 12},
 		{"helm cert-manager", func(t *testing.T) []byte {
 			return shipDropGroup(shipHelmTemplate(t, "certificate.mode=certManager"), "cert-manager.io")
-		}, 11},
+		}, 12},
 		{"helm secret + defaults", func(t *testing.T) []byte {
 			return shipHelmTemplate(t, "certificate.mode=secret", "certificate.secretName=webhook-tls",
 				"certificate.caBundle=LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==", "defaults.vault-path=k8s",
-				"defaults.vault-client-timeout=20s", "namespace.create=true")
-		}, 12},
+				"defaults.vault-client-timeout=20s", "networkPolicy.enabled=false")
+		}, 11},
 		{"helm no policies, Fail", func(t *testing.T) []byte {
 			return shipHelmTemplate(t, "policies.guard.enabled=false", "policies.execDeny.enabled=false", "webhook.failurePolicy=Fail")
-		}, 9},
+		}, 10},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,6 +314,7 @@ func TestShipManifestsSecurityFields(t *testing.T) {
 		t.Fatalf("our webhook is not in the applied configuration: %v", shipGet(mwc, "webhooks"))
 	}
 	ns := shipFind(t, objs, "Namespace", "vault-infra")
+	np := shipFind(t, objs, "NetworkPolicy", "vault-secrets-webhook")
 
 	checks := []struct {
 		name string
@@ -330,6 +343,14 @@ func TestShipManifestsSecurityFields(t *testing.T) {
 		{"pdb minAvailable", shipGet(pdb, "spec", "minAvailable"), 1.0},
 		{"pdb selects pods", reflect.DeepEqual(shipGet(pdb, "spec", "selector"), shipGet(dep, "spec", "selector")), true},
 		{"namespace enforces restricted", shipString(ns, "metadata", "labels", "pod-security.kubernetes.io/enforce"), "restricted"},
+		{"namespace never mutated", shipString(ns, "metadata", "labels", "security.banzaicloud.io/mutate"), "skip"},
+		{"networkpolicy selects the webhook pods", reflect.DeepEqual(shipGet(np, "spec", "podSelector", "matchLabels"), shipGet(dep, "spec", "selector", "matchLabels")), true},
+		{"networkpolicy types", shipStrings(np, "spec", "policyTypes"), []string{"Ingress"}},
+		{"networkpolicy has one rule", len(shipGet(np, "spec", "ingress").([]any)), 1},
+		{"networkpolicy rule names its sources", len(shipGet(np, "spec", "ingress", 0, "from").([]any)) > 0, true},
+		{"networkpolicy port", shipGet(np, "spec", "ingress", 0, "ports"), []any{map[string]any{"protocol": "TCP", "port": 8443.0}}},
+		{"networkpolicy port is the container's", shipGet(np, "spec", "ingress", 0, "ports", 0, "port"), shipGet(ctr, "ports", 0, "containerPort")},
+		{"matchConditions", []string{shipString(wh, "matchConditions", 0, "name"), shipString(wh, "matchConditions", 1, "name")}, []string{"not-skipped", "not-mirror-pod"}},
 		{"admissionReviewVersions", shipStrings(wh, "admissionReviewVersions"), []string{"v1"}},
 		{"sideEffects", shipString(wh, "sideEffects"), "None"},
 		{"timeoutSeconds", shipGet(wh, "timeoutSeconds"), 10.0},
@@ -437,24 +458,42 @@ func shipNormalize(o shipObject) {
 	}
 }
 
-// TestShipHelmMatchesManifests renders the chart with its default values and
-// checks it produces the same objects as manifests/, field for field.
+// shipObjectsByKey decodes YAML with kubectl (client side) into objects
+// keyed "KIND NAMESPACE/NAME".
+func shipObjectsByKey(t testing.TB, yaml []byte) map[string]shipObject {
+	t.Helper()
+	out, err := shipKubectl(t, yaml, "create", "--dry-run=client", "-o", "json", "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]shipObject{}
+	for _, o := range shipDecodeList(t, out) {
+		m[fmt.Sprintf("%s %s/%s", o["kind"], shipString(o, "metadata", "namespace"), shipString(o, "metadata", "name"))] = o
+	}
+	return m
+}
+
+// TestShipHelmMatchesManifests renders the chart with its default values
+// (what README's helm install command installs) and checks it produces the
+// same objects as manifests/, field for field, except the Namespace: the
+// chart never creates its namespace, README has it applied from
+// manifests/base/00-namespace.yaml first (TestShipHelmInstallReadme installs
+// it that way), so its labels are the plain YAML's by construction.
 func TestShipHelmMatchesManifests(t *testing.T) {
 	sandbox.Get(t)
 	toObjects := func(yaml []byte) map[string]shipObject {
-		out, err := shipKubectl(t, yaml, "create", "--dry-run=client", "-o", "json", "-f", "-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]shipObject{}
-		for _, o := range shipDecodeList(t, out) {
+		m := shipObjectsByKey(t, yaml)
+		for _, o := range m {
 			shipNormalize(o)
-			m[fmt.Sprintf("%s %s/%s", o["kind"], shipString(o, "metadata", "namespace"), shipString(o, "metadata", "name"))] = o
 		}
 		return m
 	}
 	plain := toObjects(shipKustomize(t, "manifests"))
-	chart := toObjects(shipHelmTemplate(t, "namespace.create=true"))
+	if _, ok := plain["Namespace /vault-infra"]; !ok {
+		t.Fatalf("manifests/ installs no Namespace vault-infra: %v", plain)
+	}
+	delete(plain, "Namespace /vault-infra")
+	chart := toObjects(shipHelmTemplate(t))
 
 	var keys []string
 	for k := range plain {
