@@ -74,6 +74,7 @@ var Leftovers = []string{
 	"/run/netns",
 	"/run/mount/utab",
 	"/run/runc",
+	"/var/lib/cni", // libcni's result cache (containerd offers no setting for it)
 }
 
 func leftoverRecord(c Config) string { return filepath.Join(c.Dir, "preexisting") }
