@@ -158,6 +158,20 @@ func createNamespace(t testing.TB) string {
 	return name
 }
 
+// createSkippedNamespace creates a namespace the webhook never serves (it
+// carries the skip label its MutatingWebhookConfiguration excludes), as the
+// webhook's own namespace is, but without that namespace's Pod Security
+// level: what admission does to an unmutated pod can be seen there.
+func createSkippedNamespace(t testing.TB) string {
+	t.Helper()
+	ns := createNamespace(t)
+	patch := []byte(`{"metadata":{"labels":{"security.banzaicloud.io/mutate":"skip"}}}`)
+	if err := kubeClient(t).Patch(testContext(t), "/api/v1/namespaces/"+ns, "application/merge-patch+json", patch, nil); err != nil {
+		t.Fatalf("failed to label namespace %s: %v", ns, err)
+	}
+	return ns
+}
+
 // createServiceAccount creates ServiceAccount name in namespace ns.
 func createServiceAccount(t testing.TB, ns, name string) {
 	t.Helper()

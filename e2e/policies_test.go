@@ -130,7 +130,6 @@ func shipDryRunPod(t testing.TB, ns string, pod *corev1.Pod) (*corev1.Pod, error
 }
 
 func TestShipGuardPolicy(t *testing.T) {
-	env := sandbox.Get(t)
 	label := randomSuffix(t, 8)
 	// Narrowed to this test's pods: other tests' pods in the same
 	// namespaces are never evaluated.
@@ -139,10 +138,9 @@ func TestShipGuardPolicy(t *testing.T) {
 		mr["objectSelector"] = map[string]any{"matchLabels": map[string]any{"ship-e2e": label}}
 	})
 
-	// The webhook's own namespace: the webhook never mutates there, as in a
-	// namespace it does not serve or during an outage with failurePolicy
-	// Ignore.
-	unserved := env.WebhookNamespace
+	// A namespace the webhook never mutates, like its own, a namespace it
+	// does not serve, or any during an outage with failurePolicy Ignore.
+	unserved := createSkippedNamespace(t)
 	served := createNamespace(t)
 	ref := "vault:secret/data/ship/" + label + "#password"
 	wrapped := []string{"/vault/vault-env"}
@@ -391,7 +389,6 @@ func TestShipExecPolicy(t *testing.T) {
 // still starts (availability); a pod with references is refused by the
 // guard instead of starting with the literal vault: string.
 func TestShipGuardDuringWebhookOutage(t *testing.T) {
-	env := sandbox.Get(t)
 	label := randomSuffix(t, 8)
 	shipInstallPolicy(t, "vault-secrets-webhook-guard", "ship-e2e-outage-"+label, func(b shipObject) {
 		mr := b["spec"].(map[string]any)["matchResources"].(map[string]any)
@@ -412,7 +409,8 @@ func TestShipGuardDuringWebhookOutage(t *testing.T) {
 	// The sandbox's own webhook never serves its namespace: ours, "down",
 	// is the only one asked there (and only for this test's pods).
 	wh["clientConfig"] = map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/pods", shipFreePort(t))}
-	wh["namespaceSelector"] = map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": env.WebhookNamespace}}
+	unserved := createSkippedNamespace(t)
+	wh["namespaceSelector"] = map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": unserved}}
 	wh["objectSelector"] = map[string]any{"matchLabels": map[string]any{"ship-e2e": label}}
 	c := kubeClient(t)
 	const base = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -429,15 +427,15 @@ func TestShipGuardDuringWebhookOutage(t *testing.T) {
 
 	withRef := shipPod("with-ref", label, nil, []corev1.Container{shipContainer("app", []string{"app"}, "vault:secret/data/app#password")}, nil)
 	poll(t, waitTimeout, "the guard policy to become active", func() (bool, error) {
-		_, err := shipDryRunPod(t, env.WebhookNamespace, withRef)
+		_, err := shipDryRunPod(t, unserved, withRef)
 		_, msg := shipStatus(t, err)
 		return strings.Contains(msg, shipGuardMessage), nil
 	})
 	plain := shipPod("plain", label, nil, []corev1.Container{shipContainer("app", []string{"app"}, "plain")}, nil)
-	if _, err := shipDryRunPod(t, env.WebhookNamespace, plain); err != nil {
+	if _, err := shipDryRunPod(t, unserved, plain); err != nil {
 		t.Fatalf("a pod without references was refused during the outage: %v", err)
 	}
-	_, err = shipDryRunPod(t, env.WebhookNamespace, withRef)
+	_, err = shipDryRunPod(t, unserved, withRef)
 	code, msg := shipStatus(t, err)
 	t.Logf("%d %s", code, msg)
 	if code != http.StatusForbidden || !strings.Contains(msg, shipGuardMessage) {

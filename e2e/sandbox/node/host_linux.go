@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -167,8 +168,38 @@ func Clean(c Config) error {
 	if _, err := os.Stat("/sys/class/net/" + c.Bridge); err == nil {
 		add(run("ip", "link", "del", c.Bridge))
 	}
-	add(removeLeftovers(c))
+	if other := otherNode(c); other != "" {
+		// The hard-coded paths are shared: leave them to the last node.
+		fmt.Fprintf(os.Stderr, "node: %s still runs; leaving the shared runtime paths to it\n", other)
+	} else {
+		add(removeLeftovers(c))
+	}
 	return errors.Join(errs...)
+}
+
+// otherNode names a process of another node on this machine (a kubelet or
+// a runc shim that is not this node's), or returns "".
+func otherNode(c Config) string {
+	p := c.Paths()
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		switch filepath.Base(args[0]) {
+		case "kubelet":
+			if !slices.Contains(args, "--root-dir="+p.KubeletRoot) {
+				return "kubelet (pid " + e.Name() + ")"
+			}
+		case "containerd-shim-runc-v2":
+			if i := slices.Index(args, "-address"); i >= 0 && i+1 < len(args) && args[i+1] != p.ContainerdSocket {
+				return "a containerd shim (pid " + e.Name() + ")"
+			}
+		}
+	}
+	return ""
 }
 
 // killShims kills the runc shims of the node's containerd (they outlive it),
