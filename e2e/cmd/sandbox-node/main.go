@@ -7,7 +7,7 @@
 //	                      exec the kubelet in a mount namespace that keeps its tunables off the host
 //	sandbox-node clean    --dir D --base N --registry-port P --pki K   undo everything the node did to the host
 //	sandbox-node snapshot FILE       record the host's state into FILE
-//	sandbox-node check    FILE       compare the host with FILE; exit 1 and list the differences
+//	sandbox-node check    FILE       compare the host with FILE; exit 1 and list what it has in addition
 package main
 
 import (
@@ -106,8 +106,16 @@ func snapshot(cmd, file string) error {
 	if err := json.Unmarshal(b, &before); err != nil {
 		return fmt.Errorf("failed to parse the snapshot %s: %w", file, err)
 	}
-	if d := node.Diff(before, now); len(d) > 0 {
-		return fmt.Errorf("the host differs from %s:\n%s", file, strings.Join(d, "\n"))
+	// Only what appeared counts: what went away meanwhile is other
+	// processes' business (a build's cgroups and mounts), not a leftover.
+	var added []string
+	for _, l := range node.Diff(before, now) {
+		if strings.HasPrefix(l, "+") {
+			added = append(added, l)
+		}
+	}
+	if len(added) > 0 {
+		return fmt.Errorf("the host has what it had not at %s:\n%s", file, strings.Join(added, "\n"))
 	}
 	return nil
 }
