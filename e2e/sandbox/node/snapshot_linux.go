@@ -40,7 +40,9 @@ func TakeSnapshot() Snapshot {
 	}
 	for _, m := range cgroupMounts() {
 		_ = filepath.WalkDir(m, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
+			// the ones a node makes: other processes' (the machine's
+			// own supervisor makes one per command) come and go
+			if err == nil && d.IsDir() && (strings.Contains(path, "/vsw-") || strings.Contains(path, "kubepods")) {
 				s["cgroup"] = append(s["cgroup"], path)
 			}
 			return nil
