@@ -81,7 +81,10 @@ func TestDockerfileBuilds(t *testing.T) {
 	step("look-alike bases and scripts/image images", t0)
 
 	storage := []string{"--root", filepath.Join(tmp, "storage"), "--runroot", filepath.Join(tmp, "runroot"), "--storage-driver", "overlay"}
-	buildah := func(args ...string) string { t.Helper(); return run(root, "buildah", append(slices.Clone(storage), args...)...) }
+	buildah := func(args ...string) string {
+		t.Helper()
+		return run(root, "buildah", append(slices.Clone(storage), args...)...)
+	}
 	t.Cleanup(func() {
 		// Containers, images, then mounts: nothing may stay behind.
 		for _, args := range [][]string{{"rm", "--all"}, {"rmi", "--all", "--force"}} {
