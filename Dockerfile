@@ -5,8 +5,11 @@
 #   docker build --target vault-secrets-webhook --build-arg VERSION=$(git describe --always --dirty) -t IMAGE .
 #   docker build --target vault-env             --build-arg VERSION=$(git describe --always --dirty) -t IMAGE .
 #
-# `make image` runs both. Multi-platform: add --platform linux/amd64,linux/arm64
-# (buildx); the Go toolchain cross-compiles, nothing is emulated.
+# Multi-platform: add --platform linux/amd64,linux/arm64 (buildx); the Go
+# toolchain cross-compiles, nothing is emulated. `make image` does not use this
+# file (scripts/image writes the images with no container engine); the test
+# e2e/dockerfile_test.go builds it, unchanged, with buildah so it keeps working,
+# and checks that its binaries are bit-identical to scripts/image's.
 #
 # Base images are pinned by digest (multi-arch index digests); bump them
 # deliberately. These two appear with these very tags in many independent

@@ -14,18 +14,28 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "-v" {
+	os.Exit(run(os.Args, nil))
+}
+
+// run pauses until SIGTERM or SIGINT and returns the exit code; ready, if
+// set, is called once the signal handlers are in place (tests wait for it).
+func run(args []string, ready func()) int {
+	if len(args) > 1 && args[1] == "-v" {
 		fmt.Println("pause (vault-secrets-webhook sandbox)")
-		return
+		return 0
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	if ready != nil {
+		ready()
+	}
 	for s := range sigs {
 		if s != syscall.SIGCHLD {
-			os.Exit(0)
+			return 0
 		}
 		reap()
 	}
+	return 0
 }
 
 // reap collects every exited child without blocking.

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,6 +118,7 @@ type FileInfo struct {
 	UID, GID int
 	Size     int64
 	Linkname string
+	Digest   string // regular files: sha256 of the content
 }
 
 // Files returns the file system of an image (its layers applied in order,
@@ -174,7 +177,15 @@ func applyLayer(files map[string]FileInfo, blob []byte) error {
 			}
 			continue
 		}
-		files[p] = FileInfo{Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size, Linkname: h.Linkname}
+		f := FileInfo{Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size, Linkname: h.Linkname}
+		if h.Typeflag == tar.TypeReg {
+			h := sha256.New()
+			if _, err := io.Copy(h, tr); err != nil {
+				return err
+			}
+			f.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		}
+		files[p] = f
 	}
 }
 
