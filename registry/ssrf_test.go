@@ -110,8 +110,8 @@ func TestSSRFThroughTokenRealm(t *testing.T) {
 	metaBody := `{"Token":"` + metaSecret + `","AccessToken":"` + metaSecret + `"}`
 	tests := []struct {
 		name     string
-		tls      bool                        // the metadata listener speaks TLS
-		realm    func(meta string) string    // the realm the attacker names
+		tls      bool                       // the metadata listener speaks TLS
+		realm    func(meta string) string   // the realm the attacker names
 		insecure func(meta string) []string // Options.InsecureHosts
 		wantErr  error
 		wantHits int32 // connections reaching the metadata listener
