@@ -509,6 +509,10 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		name = pod.GenerateName
 	}
 	podName = name
+	if d := checkNamespace(req.Namespace, pod.Namespace); d != nil {
+		logger.Warn("refused review", "reason", d.Reason, "podNamespace", pod.Namespace)
+		return deny(http.StatusBadRequest, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeError, d.Reason
+	}
 	dryRun := req.DryRun != nil && *req.DryRun
 
 	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})
