@@ -73,7 +73,7 @@ var flagSpecs = []flagSpec{
 	{"excluded-namespaces", "EXCLUDED_NAMESPACES", "", "comma list of more namespaces never mutated (kube-system, kube-public and --namespace always are)"},
 	{"allowed-vault-addrs", "ALLOWED_VAULT_ADDRS", "", `comma list of Vault addresses the vault-addr annotation may name: "scheme://host[:port]" or "*"`},
 	{"least-privilege", "LEAST_PRIVILEGE", "false", "read no Secrets or ConfigMaps: wrap every container that uses secretKeyRef, configMapKeyRef or envFrom"},
-	{"registry-insecure-hosts", "REGISTRY_INSECURE_HOSTS", "", "comma list of registry hosts that may be reached over plain HTTP"},
+	{"registry-insecure-hosts", "REGISTRY_INSECURE_HOSTS", "", "comma list of registry and token-realm host[:port]s trusted: plain HTTP and any address (loopback, link-local, metadata) allowed"},
 	{"registry-ca-file", "REGISTRY_CA_FILE", "", "PEM file of CA certificates trusted for registries in addition to the system roots"},
 	{"registry-default-platform", "REGISTRY_DEFAULT_PLATFORM", "linux/amd64", "OS/ARCH[/VARIANT] whose image config is read from a multi-platform image when the pod does not constrain kubernetes.io/os or kubernetes.io/arch"},
 	{"registry-timeout", "REGISTRY_TIMEOUT", "5s", "bound on one image config lookup; at most 28s, and the review's own timeout (less a margin) still applies"},
