@@ -22,7 +22,7 @@ const (
 	relBudgetAttackers = 48
 	relBudgetBodyBytes = 4<<20 - 64<<10 // just under the 4 MiB body limit
 	relBudgetAttack    = 12 * time.Second
-	relBudgetTrickle   = 64 << 10             // bytes per write
+	relBudgetTrickle   = 64 << 10              // bytes per write
 	relBudgetPace      = 40 * time.Millisecond // between writes: 4 MiB in about 2.5 s
 )
 
@@ -87,7 +87,9 @@ func TestReliabilityHostileSlowBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(latencies)
-	p := func(q float64) time.Duration { return latencies[int(q*float64(len(latencies)-1))].Round(10 * time.Microsecond) }
+	p := func(q float64) time.Duration {
+		return latencies[int(q*float64(len(latencies)-1))].Round(10 * time.Microsecond)
+	}
 	t.Logf("%d attackers x %d-byte reviews for %v (answers by HTTP status, 0 = cut: %v); %d ordinary reviews, %d failed, p50 %v p99 %v max %v; webhook VmHWM %d KiB (bound %d KiB)",
 		relBudgetAttackers, len(big), relBudgetAttack, attackStatus, len(latencies), failed.Load(), p(0.5), p(0.99), latencies[len(latencies)-1], st.VmHWMKB, relHostileHWMBoundKB)
 	if failed.Load() > 0 {

@@ -149,8 +149,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		// that to the protocol's minimum window per connection, so a client
 		// that sends bodies the handler refuses (admission.Budget) holds
 		// 64 KiB, not the default 1 MiB, per connection.
-		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10},
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		HTTP2:    &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests must not be cancelled by SIGTERM: Shutdown stops
 		// accepting and waits (up to ShutdownTimeout) for in-flight reviews.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
