@@ -31,7 +31,7 @@ type Budget struct {
 // Budget sizes and timings; see Budget.
 const (
 	DefaultMaxInFlight = 128
-	DefaultBodyBudget  = 32 << 20
+	DefaultBodyBudget  = 16 << 20
 	FreeBodyBytes      = 64 << 10
 	BudgetChunk        = 64 << 10
 	BudgetWait         = time.Second

@@ -89,8 +89,9 @@ func TestWebhookClientCertAuth(t *testing.T) {
 	clientCA := relNewCA(t)
 	good := relNewClientCert(t, clientCA, dir, relAPIServerClientName)
 	other := relNewClientCert(t, clientCA, dir, "someone-else")
+	healthAddr := relFreeAddr(t)
 	w := relStartWebhook(t, relWebhookOptions{
-		ExtraArgs:  []string{"--client-ca-file", good.CAFile, "--client-allowed-names", relAPIServerClientName, "--health-listen-address", "127.0.0.1:0"},
+		ExtraArgs:  []string{"--client-ca-file", good.CAFile, "--client-allowed-names", relAPIServerClientName, "--health-listen-address", healthAddr},
 		ClientCert: &good.TLS,
 	})
 	ctx := testContext(t)
@@ -130,6 +131,21 @@ func TestWebhookClientCertAuth(t *testing.T) {
 	t.Run("the allowed certificate: answered", func(t *testing.T) {
 		if code, err := post(&good.TLS); err != nil || code != http.StatusOK {
 			t.Fatalf("review with the allowed certificate: HTTP %d, err %v", code, err)
+		}
+	})
+	t.Run("probes use the plain-HTTP health listener, which serves no reviews", func(t *testing.T) {
+		c := &http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Get("http://" + healthAddr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /healthz on the health listener: %s", resp.Status)
+		}
+		res, err := relPost(ctx, c, "http://"+healthAddr+"/pods", review)
+		if err != nil || res.HTTPStatus != http.StatusNotFound {
+			t.Fatalf("POST /pods on the health listener: HTTP %d, err %v; want 404", res.HTTPStatus, err)
 		}
 	})
 	t.Run("a real apiserver with the certificate in its AdmissionConfiguration", func(t *testing.T) {

@@ -72,7 +72,7 @@
 // a pod is created may be seen with its previous value, which the kubelet,
 // reading it again when the container starts, could equally have done.
 // Reviews in flight and their body bytes are bounded (admission.Budget:
-// 128 reviews, 32 MiB beyond each review's first 64 KiB, 5 s for a body);
+// 128 reviews, 16 MiB beyond each review's first 64 KiB, 5 s for a body);
 // one review causes at most 100 Secret/ConfigMap/image lookups.
 // Logs are JSON on stderr; they never contain the
 // admission object or environment values.
