@@ -107,6 +107,13 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		for _, ps := range b.pod.Spec.ImagePullSecrets {
 			req.PullSecrets = append(req.PullSecrets, ps.Name)
 		}
+		n := 1
+		if !lk.pulls {
+			n, lk.pulls = 1+len(req.PullSecrets)+1, true // + the ServiceAccount
+		}
+		if err := lk.charge(n); err != nil {
+			return nil, err
+		}
 		req.OSValues = platformValues(b.pod, "kubernetes.io/os")
 		req.ArchValues = platformValues(b.pod, "kubernetes.io/arch")
 		ic, err := m.images.ImageConfig(ctx, req)

@@ -16,7 +16,12 @@
 // answers HTTP 200 with the real outcome in response.status.code, echoes the
 // uid, recovers panics, and bounds the decision by ?timeout= (at most
 // [MaxReviewTimeout]) less a margin ([LookupBudget]), so that a denial
-// caused by a slow lookup reaches the apiserver before it stops waiting. Its JSON logs carry uid, namespace, pod name,
+// caused by a slow lookup reaches the apiserver before it stops waiting.
+// With a [Budget] it bounds reviews and body bytes in flight (503 when
+// none is free within [BudgetWait], 408 for a body still arriving after
+// [BodyReadTimeout]). A review whose request namespace is missing or
+// differs from the pod's is refused, and so is a pod needing more than
+// [MaxLookupsPerReview] lookups (limits.go). Its JSON logs carry uid, namespace, pod name,
 // operation and outcome, never the object or env values; a review that is
 // allowed logs at debug only (the metrics count it), refusals and errors at
 // info and above. Only the fields of the Pod the mutation reads are decoded

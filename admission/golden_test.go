@@ -51,6 +51,16 @@ func (f *fakeLookups) ConfigMapData(_ context.Context, ns, name string) (map[str
 	return d, nil
 }
 
+// manyEnvFrom is a pod whose container takes its environment from n
+// Secrets (none of which exist).
+func manyEnvFrom(n int) string {
+	refs := make([]string, n)
+	for i := range refs {
+		refs[i] = fmt.Sprintf(`{"secretRef":{"name":"s%d"}}`, i)
+	}
+	return `{"metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"envFrom":[` + strings.Join(refs, ",") + `]}]}}`
+}
+
 // fakeImages serves image configurations from a map keyed by image.
 type fakeImages map[string]ImageConfig
 
@@ -193,12 +203,20 @@ func goldenCases() []goldenCase {
 		{name: "least-privilege-valuefrom", pod: withEnv(`{"name":"K","valueFrom":{"secretKeyRef":{"name":"plain","key":"USER"}}}`), cfg: func(c *Config) { c.LeastPrivilege = true }},
 		{name: "least-privilege-envfrom", pod: withEnvFrom(`{"configMapRef":{"name":"plain"}}`), cfg: func(c *Config) { c.LeastPrivilege = true }},
 		{name: "least-privilege-plain", pod: podPlain, cfg: func(c *Config) { c.LeastPrivilege = true }},
+		// Review namespace and the lookup bound (limits.go).
+		{name: "namespace-differs-from-pod", pod: `{"metadata":{"name":"app","namespace":"other"},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
+		{name: "too-many-lookups", pod: manyEnvFrom(MaxLookupsPerReview + 1)},
+		{name: "lookups-at-the-bound", pod: manyEnvFrom(MaxLookupsPerReview)},
 		// vault-addr guard.
 		{name: "vault-addr-default-allowed", pod: annotated(AnnVaultAddr, "https://vault.vault-infra:8200")},
 		{name: "vault-addr-allow-listed", pod: annotated(AnnVaultAddr, "https://vault.team-b:8200"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:8200"} }},
 		{name: "vault-addr-not-allow-listed", pod: annotated(AnnVaultAddr, "https://attacker.example:8200")},
 		{name: "vault-addr-metadata-ipv4", pod: annotated(AnnVaultAddr, "http://169.254.169.254/latest/meta-data"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
 		{name: "vault-addr-metadata-ipv6", pod: annotated(AnnVaultAddr, "http://[fd00:ec2::254]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-gcp-ipv6", pod: annotated(AnnVaultAddr, "http://[fd20:ce::254]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-nat64", pod: annotated(AnnVaultAddr, "http://[64:ff9b::a9fe:a9fe]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-6to4", pod: annotated(AnnVaultAddr, "http://[2002:a9fe:a9fe::]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-ipv4-compatible", pod: annotated(AnnVaultAddr, "http://[::a9fe:a9fe]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
 		{name: "vault-addr-metadata-gcp", pod: annotated(AnnVaultAddr, "http://metadata.google.internal./computeMetadata/v1"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
 		{name: "vault-addr-decimal-ip", pod: annotated(AnnVaultAddr, "http://2852039166/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
 		{name: "vault-addr-userinfo", pod: annotated(AnnVaultAddr, "https://user:pw@vault.team-b:8200"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},

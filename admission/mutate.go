@@ -334,6 +334,8 @@ type lookupCache struct {
 	ns      string
 	secrets map[string]map[string][]byte
 	cms     map[string]map[string]string
+	lookups int  // counted against MaxLookupsPerReview (limits.go)
+	pulls   bool // the pod's pull secrets and ServiceAccount were counted
 }
 
 func (l *lookupCache) observe(kind string, err error) {
@@ -354,6 +356,9 @@ func (l *lookupCache) secret(ctx context.Context, name string) (map[string][]byt
 	if d, ok := l.secrets[name]; ok {
 		return d, nil
 	}
+	if err := l.charge(1); err != nil {
+		return nil, err
+	}
 	d, err := l.m.lookups.SecretData(ctx, l.ns, name)
 	l.observe("secret", err)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -369,6 +374,9 @@ func (l *lookupCache) secret(ctx context.Context, name string) (map[string][]byt
 func (l *lookupCache) configMap(ctx context.Context, name string) (map[string]string, error) {
 	if d, ok := l.cms[name]; ok {
 		return d, nil
+	}
+	if err := l.charge(1); err != nil {
+		return nil, err
 	}
 	d, err := l.m.lookups.ConfigMapData(ctx, l.ns, name)
 	l.observe("configmap", err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -49,6 +50,7 @@ type Handler struct {
 	Metrics      *Metrics     // may be nil
 	Log          *slog.Logger // may be nil
 	MaxBodyBytes int64        // 0 means DefaultMaxBodyBytes
+	Budget       *Budget      // bounds reviews and body bytes in flight (budget.go); nil: unbounded
 }
 
 // reviewIn is the part of an admission.k8s.io/v1 AdmissionReview the webhook
@@ -384,16 +386,36 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	// Room for the announced length (+1: the read that sees EOF), but only
 	// up to maxPrealloc: a client that announces megabytes gets memory as
 	// its bytes arrive.
+	if err := h.Budget.enter(r.Context()); err != nil {
+		httpError(w, http.StatusServiceUnavailable, "too many reviews in flight")
+		return OutcomeError, "busy"
+	}
+	defer h.Budget.leave()
+	if h.Budget != nil {
+		// A slow body is cut rather than holding its slot and bytes; the
+		// error (ErrNotSupported) only comes from test recorders.
+		_ = http.NewResponseController(w).SetReadDeadline(start.Add(BodyReadTimeout))
+	}
 	n := min(r.ContentLength+1, maxPrealloc)
 	buf := bodies.get(n)
 	defer bodies.put(buf)
-	body, err := readBody(*buf, http.MaxBytesReader(w, r.Body, max))
+	br := h.Budget.reader(r.Context(), http.MaxBytesReader(w, r.Body, max))
+	defer br.release()
+	body, err := readBody(*buf, br)
 	*buf = body
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooBig):
 			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", max))
 			return OutcomeError, "body_too_large"
+		case errors.Is(err, errBusy):
+			httpError(w, http.StatusServiceUnavailable, "too many request body bytes in flight")
+			return OutcomeError, "busy"
+		case errors.As(err, &ne) && ne.Timeout():
+			httpError(w, http.StatusRequestTimeout, "request body did not arrive in time")
+			return OutcomeError, "body_timeout"
 		}
 		httpError(w, http.StatusBadRequest, "failed to read request body")
 		return OutcomeError, "bad_body"
@@ -509,6 +531,10 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		name = pod.GenerateName
 	}
 	podName = name
+	if d := checkNamespace(req.Namespace, pod.Namespace); d != nil {
+		logger.Warn("refused review", "reason", d.Reason, "podNamespace", pod.Namespace)
+		return deny(http.StatusBadRequest, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeError, d.Reason
+	}
 	dryRun := req.DryRun != nil && *req.DryRun
 
 	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/netguard"
 )
 
 // VaultAddrError says why a vault-addr annotation was refused. Message is
@@ -23,16 +25,6 @@ var metadataHosts = []string{
 	"metadata.azure.internal",
 	"instance-data",
 	"instance-data.ec2.internal",
-}
-
-// metadataAddrs are instance-metadata addresses refused whatever the
-// allow-list says (AWS, GCP, Azure, OpenStack, Alibaba, Oracle, AWS ECS).
-var metadataAddrs = []netip.Prefix{
-	netip.MustParsePrefix("169.254.0.0/16"), // IPv4 link-local: AWS/GCP/Azure 169.254.169.254, ECS 169.254.170.2
-	netip.MustParsePrefix("fe80::/10"),      // IPv6 link-local
-	netip.MustParsePrefix("fd00:ec2::254/128"),
-	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud
-	netip.MustParsePrefix("192.0.0.192/32"),     // Oracle Cloud
 }
 
 // checkVaultAddr validates a vault-addr annotation: an absolute http(s) URL
@@ -65,11 +57,10 @@ func checkVaultAddr(raw, webhookAddr string, allow []string) (string, error) {
 		}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap().WithZone("")
-		for _, p := range metadataAddrs {
-			if p.Contains(ip) {
-				return "", &VaultAddrError{Reason: "cloud metadata addresses are never allowed"}
-			}
+		// netguard sees through the IPv6 forms of an IPv4 address (mapped,
+		// compatible, NAT64, 6to4); link-local addresses are refused too.
+		if c := netguard.Classify(ip); c == netguard.Metadata || c == netguard.LinkLocal {
+			return "", &VaultAddrError{Reason: "cloud metadata addresses are never allowed"}
 		}
 	} else if looksNumeric(host) {
 		// 2852039166, 0xa9fea9fe, 0251.0376.0251.0376: resolvers that accept

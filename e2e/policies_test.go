@@ -7,7 +7,7 @@ package e2e
 //   - guard: refuses pods holding vault: references that the webhook did not
 //     mutate, admits pods it did (including one really mutated by the
 //     sandbox's webhook);
-//   - exec deny: refuses exec, attach and ephemeral containers with our
+//   - exec deny: refuses exec, attach, port-forward, pod proxy and ephemeral containers with our
 //     message, in labelled namespaces, except for the allowed group.
 
 import (
@@ -277,7 +277,7 @@ func shipGrantDebug(t *testing.T, ns, user string) {
 		"metadata": map[string]any{"name": "ship-debug"},
 		"rules": []any{
 			map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"}, "verbs": []any{"get", "list"}},
-			map[string]any{"apiGroups": []any{""}, "resources": []any{"pods/exec", "pods/attach"}, "verbs": []any{"get", "create"}},
+			map[string]any{"apiGroups": []any{""}, "resources": []any{"pods/exec", "pods/attach", "pods/portforward", "pods/proxy"}, "verbs": []any{"get", "create"}},
 			map[string]any{"apiGroups": []any{""}, "resources": []any{"pods/ephemeralcontainers"}, "verbs": []any{"get", "update", "patch"}},
 		},
 	}
@@ -324,6 +324,8 @@ func TestShipExecPolicy(t *testing.T) {
 	attach := func(ns string) string {
 		return "/api/v1/namespaces/" + ns + "/pods/target/attach?stdout=true&container=app"
 	}
+	portForward := func(ns string) string { return "/api/v1/namespaces/" + ns + "/pods/target/portforward?ports=6060" }
+	proxy := func(ns string) string { return "/api/v1/namespaces/" + ns + "/pods/target:6060/proxy/debug/pprof/" }
 	ephemeral := func(ns string) string { return "/api/v1/namespaces/" + ns + "/pods/target/ephemeralcontainers" }
 	debug := func(name string) []byte {
 		return []byte(`{"spec":{"ephemeralContainers":[{"name":"` + name + `","image":"busybox:1.36","command":["sh"],"targetContainerName":"app"}]}}`)
@@ -348,6 +350,9 @@ func TestShipExecPolicy(t *testing.T) {
 		{"exec refused", http.MethodPost, exec(denied), "", nil, nil, true, "exec is disabled in namespace " + denied},
 		{"exec over GET refused", http.MethodGet, exec(denied), "", nil, nil, true, "exec"},
 		{"attach refused", http.MethodPost, attach(denied), "", nil, nil, true, "attach is disabled"},
+		{"port-forward refused", http.MethodPost, portForward(denied), "", nil, nil, true, "portforward is disabled"},
+		{"pod proxy refused", http.MethodGet, proxy(denied), "", nil, nil, true, "proxy is disabled"},
+		{"port-forward in a namespace without the label", http.MethodPost, portForward(open), "", nil, nil, false, ""},
 		{"ephemeral container refused", http.MethodPatch, ephemeral(denied), smp, debug("dbg1"), nil, true, "ephemeralcontainers is disabled"},
 		{"exec by the allowed group passes the policy", http.MethodPost, exec(denied), "", nil, []string{shipAllowedGroup}, false, ""},
 		{"ephemeral container by the allowed group", http.MethodPatch, ephemeral(denied), smp, debug("dbg2"), []string{shipAllowedGroup}, false, ""},

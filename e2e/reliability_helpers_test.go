@@ -136,6 +136,7 @@ type relWebhook struct {
 	CertFile, KeyFile string
 	LogFile           string
 	CA                *relCA
+	clientCert        *tls.Certificate // presented by TLSConfig's clients
 	cmd               *exec.Cmd
 	exited            chan struct{}
 	waitErr           error
@@ -147,6 +148,9 @@ type relWebhookOptions struct {
 	KubeServer string   // default: the sandbox apiserver (a fault proxy goes here)
 	ExtraArgs  []string // appended to the command line
 	ExtraEnv   []string // KEY=VALUE added to the environment
+	// ClientCert is presented by the test's clients (waitHealthy, Client)
+	// to a webhook started with --client-ca-file.
+	ClientCert *tls.Certificate
 }
 
 // relStartWebhook starts the sandbox's webhook binary on a free loopback port
@@ -160,11 +164,12 @@ func relStartWebhook(t testing.TB, opt relWebhookOptions) *relWebhook {
 	}
 	dir := t.TempDir()
 	w := &relWebhook{
-		CertFile: filepath.Join(dir, "tls.crt"),
-		KeyFile:  filepath.Join(dir, "tls.key"),
-		LogFile:  filepath.Join(dir, "webhook.log"),
-		CA:       relNewCA(t),
-		exited:   make(chan struct{}),
+		CertFile:   filepath.Join(dir, "tls.crt"),
+		KeyFile:    filepath.Join(dir, "tls.key"),
+		LogFile:    filepath.Join(dir, "webhook.log"),
+		CA:         relNewCA(t),
+		exited:     make(chan struct{}),
+		clientCert: opt.ClientCert,
 	}
 	w.CA.writeServing(t, w.CertFile, w.KeyFile)
 	kubeServer := opt.KubeServer
@@ -255,7 +260,11 @@ func (w *relWebhook) PID() int { return w.cmd.Process.Pid }
 
 // TLSConfig trusts the test's CA only.
 func (w *relWebhook) TLSConfig() *tls.Config {
-	return &tls.Config{RootCAs: w.CA.pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"}
+	cfg := &tls.Config{RootCAs: w.CA.pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"}
+	if w.clientCert != nil {
+		cfg.Certificates = []tls.Certificate{*w.clientCert}
+	}
+	return cfg
 }
 
 // Client returns an HTTP/1.1 keep-alive client with up to conns connections.

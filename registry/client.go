@@ -29,6 +29,11 @@ const (
 type PullSecret struct {
 	Type string
 	Data []byte
+	// AlwaysVerifyTLS marks the operator's own secret (the webhook's
+	// default pull secret): requests that carry its credentials verify the
+	// registry's certificate even when Request.InsecureSkipVerify is set,
+	// so a pod's registry-skip-verify cannot hand them to an impostor.
+	AlwaysVerifyTLS bool
 }
 
 func (PullSecret) String() string   { return "PullSecret{REDACTED}" }
@@ -47,7 +52,7 @@ type Request struct {
 	// given, a warning is added if the image's platforms disagree on
 	// ENTRYPOINT/CMD.
 	Platform           Platform
-	InsecureSkipVerify bool // do not verify the registry's TLS certificate (or Options.InsecureSkipVerify)
+	InsecureSkipVerify bool // do not verify the registry's TLS certificate (or Options.InsecureSkipVerify), except with AlwaysVerifyTLS credentials
 }
 
 // ImageConfig is what a lookup learns. Each call returns a fresh copy that
@@ -75,7 +80,7 @@ type Options struct {
 	DefaultPlatform    Platform          // default linux/amd64
 	CABundle           []byte            // PEM certificates trusted in addition to the system roots
 	InsecureSkipVerify bool              // skip TLS verification for every registry
-	InsecureHosts      []string          // host[:port] allowed to answer in plain HTTP (loopback hosts always are)
+	InsecureHosts      []string          // host[:port] trusted: may answer (or serve a token realm) in plain HTTP, may resolve to any address (loopback hosts may always answer in plain HTTP); see guard.go
 	TTL                time.Duration     // cache lifetime of tag lookups; default DefaultTTL; negative disables caching
 	DigestTTL          time.Duration     // cache lifetime of digest lookups; default DefaultDigestTTL
 	CacheSize          int               // maximum cached configs; default DefaultCacheSize
@@ -165,7 +170,7 @@ func New(opts Options) *Client {
 	}
 	caBundle := slices.Clone(opts.CABundle)
 	c.verified = &lazyTLSTransport{
-		plain: newTransport(nil),
+		plain: newTransport(nil, c.dial),
 		build: func() http.RoundTripper {
 			// The system roots are parsed here, on the first TLS request,
 			// not in New: a webhook that never asks a registry over TLS
@@ -176,10 +181,10 @@ func New(opts Options) *Client {
 				roots = x509.NewCertPool()
 			}
 			roots.AppendCertsFromPEM(caBundle)
-			return newTransport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
+			return newTransport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}, c.dial)
 		},
 	}
-	c.unverified = newTransport(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true})
+	c.unverified = newTransport(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}, c.dial)
 	return c
 }
 
@@ -201,10 +206,12 @@ func (t *lazyTLSTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.tls.RoundTrip(req)
 }
 
-func newTransport(cfg *tls.Config) *http.Transport {
+// newTransport builds a transport that connects through dial (Client.dial,
+// the address guard).
+func newTransport(cfg *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:            dial,
 		TLSClientConfig:        cfg,
 		TLSHandshakeTimeout:    3 * time.Second,
 		ResponseHeaderTimeout:  5 * time.Second,

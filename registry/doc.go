@@ -23,11 +23,18 @@
 //     specific key first, and "index.docker.io" credentials for Docker Hub
 //     images. Matching credentials are tried in order until one is accepted.
 //   - TLS: system roots plus Options.CABundle; verification is skipped only
-//     when Options.InsecureSkipVerify or Request.InsecureSkipVerify is set.
-//     Loopback hosts and Options.InsecureHosts may answer in plain HTTP (the
-//     client falls back when the TLS handshake gets an HTTP answer), as
-//     Docker treats 127.0.0.0/8. Credentials are never sent to a plain-HTTP
-//     token realm on another host.
+//     when Options.InsecureSkipVerify or Request.InsecureSkipVerify is set,
+//     and never for credentials of a PullSecret with AlwaysVerifyTLS (the
+//     operator's). Loopback hosts and Options.InsecureHosts may answer in
+//     plain HTTP (the client falls back when the TLS handshake gets an HTTP
+//     answer), as Docker treats 127.0.0.0/8.
+//   - Request forgery guard (guard.go): every connection is checked after
+//     name resolution (cloud metadata and link-local addresses refused,
+//     loopback too but for the image's own registry address, unless the
+//     host is in Options.InsecureHosts); a token realm must be https unless
+//     listed; credentials go only to a realm on the registry's own domain;
+//     no redirect from https to http; only the exact "token" and
+//     "access_token" fields of a token answer are read.
 //   - Cache: an LRU (Options.CacheSize) keyed by the resolved reference,
 //     platform, TLS mode and a keyed hash of the candidate credentials, so a
 //     pod without a pull secret never gets a private image's config that
@@ -39,7 +46,9 @@
 //     admission webhook timeout) or the caller's deadline.
 //   - Errors are *Error: they name the image and registry, never credentials,
 //     and match ErrNotFound, ErrUnauthorized, ErrTimeout, ErrUnavailable,
-//     ErrNoPlatform or ErrInvalid with errors.Is.
+//     ErrNoPlatform, ErrInvalid or ErrRefused with errors.Is. Error() is for
+//     logs; Public() is for the pod's author and holds nothing a server
+//     sent (no status code, no body).
 //   - Metrics: Client.Snapshot (lookups by result, cache hits/misses,
 //     coalesced lookups, cache size, a duration histogram) and an optional
 //     Options.Metrics sink.

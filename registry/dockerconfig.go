@@ -26,8 +26,9 @@ var ErrInvalidPullSecret = errors.New("invalid pull secret")
 // credential is one username/password pair from a pull secret. It never
 // prints its password.
 type credential struct {
-	Username string
-	Password string
+	Username     string
+	Password     string
+	alwaysVerify bool // from PullSecret.AlwaysVerifyTLS
 }
 
 func (c credential) String() string   { return "credential{REDACTED}" }
@@ -207,7 +208,8 @@ func isDockerHubImage(image string) bool {
 // Secrets that fail to parse are skipped, as the kubelet does; their count
 // is returned so the caller can warn.
 func credentialsFor(ref Reference, secrets []PullSecret) (creds []credential, skipped int) {
-	seen := map[credential]bool{}
+	type userPass struct{ user, pass string }
+	seen := map[userPass]bool{}
 	for _, s := range secrets {
 		var entries map[string]credential
 		var err error
@@ -226,8 +228,9 @@ func credentialsFor(ref Reference, secrets []PullSecret) (creds []credential, sk
 		k := newKeyring()
 		k.add(entries)
 		for _, c := range k.lookup(ref.Name()) {
-			if !seen[c] {
-				seen[c] = true
+			if up := (userPass{c.Username, c.Password}); !seen[up] {
+				seen[up] = true
+				c.alwaysVerify = s.AlwaysVerifyTLS
 				creds = append(creds, c)
 			}
 		}
@@ -244,7 +247,7 @@ func identity(key []byte, creds []credential) string {
 	}
 	h := hmac.New(sha256.New, key)
 	for _, c := range creds {
-		fmt.Fprintf(h, "%d:%s%d:%s", len(c.Username), c.Username, len(c.Password), c.Password)
+		fmt.Fprintf(h, "%d:%s%d:%s%t", len(c.Username), c.Username, len(c.Password), c.Password, c.alwaysVerify)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }

@@ -16,20 +16,20 @@ func TestParsePullSecrets(t *testing.T) {
 		wantErr bool
 	}{
 		{"dockerconfigjson auth field", parseDockerConfigJSON, `{"auths":{"reg.example":{"auth":"dXNlcjpwYXNz"}}}`,
-			map[string]credential{"reg.example": {"user", "pass"}}, false},
+			map[string]credential{"reg.example": {Username: "user", Password: "pass"}}, false},
 		{"dockerconfigjson username/password", parseDockerConfigJSON, `{"auths":{"reg.example":{"username":"u","password":"p","email":"e"}}}`,
-			map[string]credential{"reg.example": {"u", "p"}}, false},
+			map[string]credential{"reg.example": {Username: "u", Password: "p"}}, false},
 		{"auth wins over username/password", parseDockerConfigJSON, `{"auths":{"r":{"username":"u","password":"p","auth":"dXNlcjpwYXNz"}}}`,
-			map[string]credential{"r": {"user", "pass"}}, false},
+			map[string]credential{"r": {Username: "user", Password: "pass"}}, false},
 		{"password with colons", parseDockerConfigJSON, `{"auths":{"r":{"auth":"dTpwOnE6cg=="}}}`,
-			map[string]credential{"r": {"u", "p:q:r"}}, false},
+			map[string]credential{"r": {Username: "u", Password: "p:q:r"}}, false},
 		{"no auths", parseDockerConfigJSON, `{}`, map[string]credential{}, false},
 		{"auth not base64", parseDockerConfigJSON, `{"auths":{"r":{"auth":"!!!"}}}`, nil, true},
 		{"auth without colon", parseDockerConfigJSON, `{"auths":{"r":{"auth":"dXNlcg=="}}}`, nil, true},
 		{"not JSON", parseDockerConfigJSON, `{"auths":`, nil, true},
 		{"wrong type", parseDockerConfigJSON, `{"auths":[]}`, nil, true},
 		{"dockercfg", parseDockercfg, `{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz","email":"e"}}`,
-			map[string]credential{"https://index.docker.io/v1/": {"user", "pass"}}, false},
+			map[string]credential{"https://index.docker.io/v1/": {Username: "user", Password: "pass"}}, false},
 		{"dockercfg not an object", parseDockercfg, `"x"`, nil, true},
 	}
 	for _, tt := range tests {
@@ -56,7 +56,7 @@ func TestParsePullSecrets(t *testing.T) {
 
 // TestKeyringLookup follows the kubelet's credentialprovider keyring cases.
 func TestKeyringLookup(t *testing.T) {
-	a, b, c := credential{"a", "1"}, credential{"b", "2"}, credential{"c", "3"}
+	a, b, c := credential{Username: "a", Password: "1"}, credential{Username: "b", Password: "2"}, credential{Username: "c", Password: "3"}
 	tests := []struct {
 		name  string
 		keys  map[string]credential
@@ -138,17 +138,17 @@ func TestCredentialsFor(t *testing.T) {
 
 func TestIdentity(t *testing.T) {
 	key := []byte("k")
-	a := []credential{{"u", "p"}}
+	a := []credential{{Username: "u", Password: "p"}}
 	tests := []struct {
 		name string
 		x, y []credential
 		same bool
 	}{
-		{"same credentials", a, []credential{{"u", "p"}}, true},
-		{"other password", a, []credential{{"u", "q"}}, false},
-		{"ambiguous concatenation", []credential{{"ab", "c"}}, []credential{{"a", "bc"}}, false},
+		{"same credentials", a, []credential{{Username: "u", Password: "p"}}, true},
+		{"other password", a, []credential{{Username: "u", Password: "q"}}, false},
+		{"ambiguous concatenation", []credential{{Username: "ab", Password: "c"}}, []credential{{Username: "a", Password: "bc"}}, false},
 		{"anonymous vs credentials", nil, a, false},
-		{"order matters", []credential{{"u", "p"}, {"v", "q"}}, []credential{{"v", "q"}, {"u", "p"}}, false},
+		{"order matters", []credential{{Username: "u", Password: "p"}, {Username: "v", Password: "q"}}, []credential{{Username: "v", Password: "q"}, {Username: "u", Password: "p"}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +160,7 @@ func TestIdentity(t *testing.T) {
 }
 
 func TestSecretsDoNotPrint(t *testing.T) {
-	c := credential{"user", "hunter2"}
+	c := credential{Username: "user", Password: "hunter2"}
 	s := PullSecret{Type: SecretTypeDockerConfigJSON, Data: []byte("hunter2")}
 	for _, out := range []string{c.String(), c.GoString(), s.String(), s.GoString()} {
 		if strings.Contains(out, "hunter2") {

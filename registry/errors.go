@@ -14,27 +14,42 @@ var (
 	ErrUnavailable  = errors.New("registry unavailable")      // transport errors, 429, 5xx
 	ErrNoPlatform   = errors.New("no matching platform")      // index without the wanted platform
 	ErrInvalid      = errors.New("invalid image or manifest") // bad reference, unsupported or malformed manifest
+	ErrRefused      = errors.New("refused by the webhook")    // an address, realm or redirect the client does not follow (see guard.go)
 )
 
 // Error is a failed lookup. Its text names the image and the registry and
 // never holds credentials, tokens or response bodies beyond the registry's
-// own error codes.
+// own error codes; it is for logs. Public is the text for the user who
+// created the pod.
 type Error struct {
 	Image    string // the reference as written in the pod spec
 	Registry string // the registry API host, "registry-1.docker.io" for Docker Hub
 	Kind     error  // one of the sentinels above
-	Err      error  // detail; may be nil
+	Reason   string // fixed text for the user (never a server's answer); may be empty
+	Err      error  // detail for logs; may be nil
+}
+
+// Public names the image, the registry, the kind of failure and the fixed
+// reason, and nothing a server sent: the registry, its token realm or a
+// redirect target may be an internal service whose status and body are not
+// the pod author's to see.
+func (e *Error) Public() string {
+	msg := fmt.Sprintf("failed to read image config of %q", e.Image)
+	if e.Registry != "" {
+		msg += " from registry " + e.Registry
+	}
+	msg += ": " + e.Kind.Error()
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
 }
 
 func (e *Error) Error() string {
-	where := ""
-	if e.Registry != "" {
-		where = " from registry " + e.Registry
-	}
 	if e.Err == nil {
-		return fmt.Sprintf("failed to read image config of %q%s: %v", e.Image, where, e.Kind)
+		return e.Public()
 	}
-	return fmt.Sprintf("failed to read image config of %q%s: %v: %v", e.Image, where, e.Kind, e.Err)
+	return e.Public() + ": " + e.Err.Error()
 }
 
 // Is makes errors.Is(err, ErrNotFound) and friends work.
@@ -57,6 +72,8 @@ func resultOf(err error) Result {
 		return ResultUnavailable
 	case errors.Is(err, ErrNoPlatform):
 		return ResultNoPlatform
+	case errors.Is(err, ErrRefused):
+		return ResultRefused
 	default:
 		return ResultInvalid
 	}

@@ -12,6 +12,8 @@ import (
 	"net"
 	"strings"
 	"sync"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/netguard"
 )
 
 // Body limits: a hostile registry cannot make the webhook buffer more.
@@ -43,11 +45,23 @@ func (l *lookup) fail(kind error, err error) *Error {
 	return &Error{Image: l.image, Registry: l.ref.APIHost(), Kind: kind, Err: err}
 }
 
+// refuse is a fail of kind ErrRefused with a fixed reason for the user.
+func (l *lookup) refuse(reason string, err error) *Error {
+	return &Error{Image: l.image, Registry: l.ref.APIHost(), Kind: ErrRefused, Reason: reason, Err: err}
+}
+
 // classify turns a leftover error into an *Error.
 func (l *lookup) classify(ctx context.Context, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var refused *netguard.RefusedError
+	if errors.As(err, &refused) {
+		return l.refuse(fmt.Sprintf("the registry, its token realm or a redirect resolves to a %s address", refused.Class), err)
+	}
+	if errors.Is(err, errRedirect) {
+		return l.refuse("a redirect from https to plain HTTP", err)
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
@@ -108,7 +122,9 @@ func (l *lookup) fetchWithCredential(ctx context.Context) (*ImageConfig, error) 
 		for _, e := range entries {
 			have = append(have, e.Platform.String())
 		}
-		return nil, l.fail(ErrNoPlatform, fmt.Errorf("want %s, the image has [%s]", l.platform, strings.Join(have, " ")))
+		e := l.fail(ErrNoPlatform, nil)
+		e.Reason = fmt.Sprintf("want %s, the image has [%s]", l.platform, strings.Join(have, " "))
+		return nil, e
 	}
 	cfg, err := l.configOfManifest(ctx, chosen.Digest)
 	if err != nil {

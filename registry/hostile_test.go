@@ -282,7 +282,8 @@ func TestRedirectDropsCredentials(t *testing.T) {
 	host := strings.TrimPrefix(reg.URL, "http://")
 	auth, _ := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}}})
 
-	c := registry.New(registry.Options{})
+	// The CDN is on loopback, so it must be listed to be reached at all.
+	c := registry.New(registry.Options{InsecureHosts: []string{strings.TrimPrefix(cdnURL, "http://")}})
 	got, err := c.ImageConfig(regCtx(t), registry.Request{
 		Image:       host + "/app:v1",
 		PullSecrets: []registry.PullSecret{{Type: registry.SecretTypeDockerConfigJSON, Data: auth}},

@@ -17,10 +17,11 @@ const (
 	ResultUnavailable  Result = "unavailable"
 	ResultNoPlatform   Result = "no_platform"
 	ResultInvalid      Result = "invalid"
+	ResultRefused      Result = "refused"
 )
 
 // Results is every Result, in rendering order.
-var Results = [...]Result{ResultOK, ResultNotFound, ResultUnauthorized, ResultTimeout, ResultUnavailable, ResultNoPlatform, ResultInvalid}
+var Results = [...]Result{ResultOK, ResultNotFound, ResultUnauthorized, ResultTimeout, ResultUnavailable, ResultNoPlatform, ResultInvalid, ResultRefused}
 
 // DurationBuckets are the upper bounds, in seconds, of the lookup-duration
 // histogram in MetricsSnapshot.

@@ -175,7 +175,8 @@ func TestRegistryBearerAuth(t *testing.T) {
 	reg.pushImage(t, "tokened/app", "v2", regImage{Entrypoint: []string{"/tokened"}, Cmd: []string{"b"}})
 	good := registry.PullSecret{Type: registry.SecretTypeDockerConfigJSON, Data: regDockerConfigJSON(reg.addr, user, pass)}
 	wrong := registry.PullSecret{Type: registry.SecretTypeDockerConfigJSON, Data: regDockerConfigJSON(reg.addr, user, "nope")}
-	c := registry.New(registry.Options{})
+	// The token server is a plain-HTTP realm on loopback: it must be listed.
+	c := registry.New(registry.Options{InsecureHosts: []string{strings.TrimPrefix(ts.url, "http://")}})
 
 	tests := []struct {
 		name       string

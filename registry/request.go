@@ -82,7 +82,7 @@ func (l *lookup) send(ctx context.Context, path, accept string) (*http.Response,
 		if l.client.usesPlainHTTP(host) {
 			scheme = "http"
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+host+path, nil)
+		req, err := http.NewRequestWithContext(withRegistryHost(ctx, host), http.MethodGet, scheme+"://"+host+path, nil)
 		if err != nil {
 			return nil, l.fail(ErrInvalid, err)
 		}
@@ -108,20 +108,17 @@ func (l *lookup) send(ctx context.Context, path, accept string) (*http.Response,
 	}
 }
 
+// httpClient skips TLS verification when the lookup asks for it, unless
+// the credential being tried is the operator's (PullSecret.AlwaysVerifyTLS).
 func (l *lookup) httpClient() *http.Client {
+	l.mu.Lock()
+	skip := l.skipVerify && (l.cred == nil || !l.cred.alwaysVerify)
+	l.mu.Unlock()
 	rt := l.client.verified
-	if l.skipVerify {
+	if skip {
 		rt = l.client.unverified
 	}
-	return &http.Client{
-		Transport: rt,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("too many redirects")
-			}
-			return nil
-		},
-	}
+	return &http.Client{Transport: rt, CheckRedirect: l.client.checkRedirect}
 }
 
 // statusError maps a non-200 answer to a typed error, quoting the

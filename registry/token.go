@@ -33,18 +33,25 @@ func (l *lookup) tokenKey(scope string) string {
 }
 
 // fetchToken runs the bearer token flow of the distribution token spec:
-// GET realm?service=…&scope=…, with basic auth when there is a credential.
+// GET realm?service=…&scope=…, with basic auth when there is a credential
+// and the realm may receive it. The realm is named by the registry, so it
+// is guarded (see guard.go): https unless trusted, credentials only on the
+// registry's own domain, every address checked when dialed.
 func (l *lookup) fetchToken(ctx context.Context, ch challenge) (string, error) {
-	realm := ch.Params["realm"]
-	u, err := url.Parse(realm)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	registryHost := l.ref.APIHost()
+	u, err := url.Parse(ch.Params["realm"])
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return "", l.fail(ErrUnauthorized, errors.New("the registry's bearer challenge has no usable realm"))
+	}
+	if u.Scheme == "http" && !l.client.trusted(u.Host) && !(u.Host == registryHost && l.client.usesPlainHTTP(registryHost)) {
+		return "", l.refuse("the registry's token realm is plain HTTP (list its host in --registry-insecure-hosts to allow it)",
+			fmt.Errorf("plain-HTTP token realm %s", u.Host))
 	}
 	l.mu.Lock()
 	cred := l.cred
 	l.mu.Unlock()
-	if cred != nil && u.Scheme == "http" && !l.client.plainHTTPAllowed(u.Host) {
-		return "", l.fail(ErrUnauthorized, fmt.Errorf("refusing to send credentials to the plain-HTTP token realm %s", u.Host))
+	if cred != nil && !mayGetCredentials(u.Host, registryHost) {
+		cred = nil // asked anonymously: the credentials are meant for registryHost
 	}
 	scope := ch.Params["scope"]
 	if scope == "" {
@@ -56,7 +63,7 @@ func (l *lookup) fetchToken(ctx context.Context, ch challenge) (string, error) {
 	}
 	q.Set("scope", scope)
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(withRegistryHost(ctx, registryHost), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", l.fail(ErrUnauthorized, errors.New("failed to build the token request"))
 	}
@@ -75,24 +82,9 @@ func (l *lookup) fetchToken(ctx context.Context, ch challenge) (string, error) {
 	case resp.StatusCode != http.StatusOK:
 		return "", l.fail(ErrUnavailable, fmt.Errorf("token server %s: HTTP %d", u.Host, resp.StatusCode))
 	}
-	var doc struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxTokenBytes)).Decode(&doc); err != nil {
-		return "", l.fail(ErrUnauthorized, fmt.Errorf("token server %s: malformed answer", u.Host))
-	}
-	tok := doc.Token
-	if tok == "" {
-		tok = doc.AccessToken
-	}
-	if tok == "" {
-		return "", l.fail(ErrUnauthorized, fmt.Errorf("token server %s: answer holds no token", u.Host))
-	}
-	life := defaultTokenLife
-	if doc.ExpiresIn > 0 {
-		life = time.Duration(doc.ExpiresIn) * time.Second
+	tok, life, err := parseToken(io.LimitReader(resp.Body, maxTokenBytes))
+	if err != nil {
+		return "", l.fail(ErrUnauthorized, fmt.Errorf("token server %s: %w", u.Host, err))
 	}
 	l.mu.Lock()
 	key := l.tokenKey(l.scope())
@@ -101,6 +93,34 @@ func (l *lookup) fetchToken(ctx context.Context, ch challenge) (string, error) {
 		l.client.tokens.put(key, tok, life)
 	}
 	return tok, nil
+}
+
+// parseToken reads a token answer: the token from "token", else
+// "access_token", and its lifetime from "expires_in". The names are matched
+// exactly (encoding/json would also take "Token" or "TOKEN", which a
+// metadata service answering in the realm's place may send).
+func parseToken(r io.Reader) (string, time.Duration, error) {
+	var doc map[string]json.RawMessage
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return "", 0, errors.New("malformed answer")
+	}
+	var tok string
+	for _, name := range []string{"token", "access_token"} {
+		if raw, ok := doc[name]; ok && tok == "" {
+			if err := json.Unmarshal(raw, &tok); err != nil {
+				return "", 0, fmt.Errorf("%s is not a string", name)
+			}
+		}
+	}
+	if tok == "" {
+		return "", 0, errors.New("answer holds no token")
+	}
+	life := defaultTokenLife
+	var expiresIn int
+	if raw, ok := doc["expires_in"]; ok && json.Unmarshal(raw, &expiresIn) == nil && expiresIn > 0 {
+		life = time.Duration(expiresIn) * time.Second
+	}
+	return tok, life, nil
 }
 
 // tokenCache keeps bearer tokens until shortly before they expire, so a

@@ -25,6 +25,9 @@ type config struct {
 	TLSReloadInterval time.Duration
 	TLSSelfSigned     bool
 	TLSHosts          []string
+	ClientCAFile      string
+	ClientNames       []string
+	HealthAddress     string
 	WebhookConfigName string
 	KubeServer        string
 	KubeCAFile        string
@@ -57,6 +60,9 @@ var flagSpecs = []flagSpec{
 	{"tls-reload-interval", "TLS_RELOAD_INTERVAL", "10s", "how often the certificate files are checked for changes"},
 	{"tls-self-signed", "TLS_SELF_SIGNED", "false", "generate a CA and serving certificate at start and publish the CA into --webhook-config-name"},
 	{"tls-hosts", "TLS_HOSTS", "", "comma list of DNS names/IPs of the self-signed certificate (default vault-secrets-webhook.NAMESPACE.svc and its short forms)"},
+	{"client-ca-file", "CLIENT_CA_FILE", "", "PEM CA whose client certificates may connect: the handshake requires one (the apiserver's, see SECURITY.md)"},
+	{"client-allowed-names", "CLIENT_ALLOWED_NAMES", "", "comma list: with --client-ca-file, the client certificate's CN or a DNS SAN must be one of these"},
+	{"health-listen-address", "HEALTH_LISTEN_ADDRESS", "", "also serve /healthz, /readyz and /metrics in plain HTTP here (for probes when --client-ca-file is set)"},
 	{"webhook-config-name", "WEBHOOK_CONFIG_NAME", "vault-secrets-webhook", "MutatingWebhookConfiguration whose caBundle self-signed mode sets"},
 	{"kube-server", "KUBE_SERVER", "", "Kubernetes API URL (default: in-cluster)"},
 	{"kube-ca-file", "KUBE_CA_FILE", "", "CA bundle of the Kubernetes API (default: in-cluster)"},
@@ -67,7 +73,7 @@ var flagSpecs = []flagSpec{
 	{"excluded-namespaces", "EXCLUDED_NAMESPACES", "", "comma list of more namespaces never mutated (kube-system, kube-public and --namespace always are)"},
 	{"allowed-vault-addrs", "ALLOWED_VAULT_ADDRS", "", `comma list of Vault addresses the vault-addr annotation may name: "scheme://host[:port]" or "*"`},
 	{"least-privilege", "LEAST_PRIVILEGE", "false", "read no Secrets or ConfigMaps: wrap every container that uses secretKeyRef, configMapKeyRef or envFrom"},
-	{"registry-insecure-hosts", "REGISTRY_INSECURE_HOSTS", "", "comma list of registry hosts that may be reached over plain HTTP"},
+	{"registry-insecure-hosts", "REGISTRY_INSECURE_HOSTS", "", "comma list of registry and token-realm host[:port]s trusted: plain HTTP and any address (loopback, link-local, metadata) allowed"},
 	{"registry-ca-file", "REGISTRY_CA_FILE", "", "PEM file of CA certificates trusted for registries in addition to the system roots"},
 	{"registry-default-platform", "REGISTRY_DEFAULT_PLATFORM", "linux/amd64", "OS/ARCH[/VARIANT] whose image config is read from a multi-platform image when the pod does not constrain kubernetes.io/os or kubernetes.io/arch"},
 	{"registry-timeout", "REGISTRY_TIMEOUT", "5s", "bound on one image config lookup; at most 28s, and the review's own timeout (less a margin) still applies"},
@@ -138,6 +144,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		TLSCertFile:       get["tls-cert-file"],
 		TLSKeyFile:        get["tls-key-file"],
 		TLSHosts:          list(get["tls-hosts"]),
+		ClientCAFile:      get["client-ca-file"],
+		ClientNames:       list(get["client-allowed-names"]),
+		HealthAddress:     get["health-listen-address"],
 		WebhookConfigName: get["webhook-config-name"],
 		KubeServer:        get["kube-server"],
 		KubeCAFile:        get["kube-ca-file"],
@@ -179,6 +188,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
 		return nil, fail("listen-address", "want HOST:PORT")
+	}
+	if len(c.ClientNames) > 0 && c.ClientCAFile == "" {
+		return nil, fail("client-allowed-names", "requires --client-ca-file")
+	}
+	if c.HealthAddress != "" {
+		if _, _, err := net.SplitHostPort(c.HealthAddress); err != nil {
+			return nil, fail("health-listen-address", "want HOST:PORT")
+		}
 	}
 	if c.TLSSelfSigned {
 		if c.TLSCertFile != "" || c.TLSKeyFile != "" {

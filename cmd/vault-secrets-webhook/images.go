@@ -60,13 +60,19 @@ func (r *registryImages) ImageConfig(ctx context.Context, req admission.ImageReq
 		InsecureSkipVerify: req.SkipVerify,
 	})
 	if err != nil {
+		var re *registry.Error
 		switch {
 		case errors.Is(err, registry.ErrTimeout), errors.Is(err, registry.ErrUnavailable):
 			return admission.ImageConfig{}, err
-		default:
-			// Not found, unauthorized, no platform, invalid: the pod's to fix.
+		case errors.As(err, &re):
+			// Not found, unauthorized, no platform, invalid, refused: the
+			// pod's to fix. The user sees the curated text; the detail
+			// (status codes, addresses) is logged.
+			r.log.Info("image lookup refused", "namespace", req.Namespace, "image", req.Image, "error", err.Error())
 			return admission.ImageConfig{}, &admission.Denied{Reason: "image_lookup",
-				Message: err.Error() + "; set the container's command explicitly or fix the image reference or pull secret"}
+				Message: re.Public() + "; set the container's command explicitly or fix the image reference or pull secret"}
+		default:
+			return admission.ImageConfig{}, err
 		}
 	}
 	return admission.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Warnings: append(warnings, ic.Warnings...)}, nil
@@ -120,7 +126,10 @@ func (r *registryImages) pullSecrets(ctx context.Context, req admission.ImageReq
 			warnings = append(warnings, fmt.Sprintf("image pull secret %s/%s has type %s, not a docker config", x.ns, x.name, s.Type))
 			continue
 		}
-		out = append(out, registry.PullSecret{Type: string(s.Type), Data: data})
+		// registry-skip-verify never applies to the operator's secret, by
+		// whichever path the pod reaches it.
+		operator := x.ns+"/"+x.name == r.defaultSecret
+		out = append(out, registry.PullSecret{Type: string(s.Type), Data: data, AlwaysVerifyTLS: operator})
 	}
 	return out, warnings
 }

@@ -11,6 +11,12 @@
 //	--tls-self-signed [TLS_SELF_SIGNED]           generate CA + cert at start, publish the caBundle
 //	--tls-hosts [TLS_HOSTS]                       names/IPs of the self-signed cert
 //	                                              (default vault-secrets-webhook.NAMESPACE.svc and short forms)
+//	--client-ca-file [CLIENT_CA_FILE]             PEM CA of the apiserver's client certificate: the
+//	                                              handshake requires one (read at start)
+//	--client-allowed-names [CLIENT_ALLOWED_NAMES] comma list: the client certificate's CN or a DNS
+//	                                              SAN must be one of these
+//	--health-listen-address [HEALTH_LISTEN_ADDRESS] plain-HTTP /healthz, /readyz, /metrics (no
+//	                                              reviews), for probes when client certs are required
 //	--webhook-config-name [WEBHOOK_CONFIG_NAME]   MutatingWebhookConfiguration to publish into,
 //	                                              default "vault-secrets-webhook"
 //	--kube-server [KUBE_SERVER]                   Kubernetes API URL (default in-cluster)
@@ -25,7 +31,9 @@
 //	                                              cloud metadata addresses are refused regardless
 //	--least-privilege [LEAST_PRIVILEGE]           read no Secrets/ConfigMaps; wrap every container
 //	                                              using secretKeyRef/configMapKeyRef/envFrom
-//	--registry-insecure-hosts [REGISTRY_INSECURE_HOSTS] registry hosts allowed over plain HTTP
+//	--registry-insecure-hosts [REGISTRY_INSECURE_HOSTS] registry and token-realm hosts trusted:
+//	                                              plain HTTP allowed, any address (loopback,
+//	                                              link-local, metadata) allowed
 //	--registry-ca-file [REGISTRY_CA_FILE]         PEM CA certificates trusted for registries
 //	                                              besides the system roots (read at start)
 //	--registry-default-platform [REGISTRY_DEFAULT_PLATFORM] OS/ARCH[/VARIANT] read from a
@@ -63,6 +71,9 @@
 // each kind; failures are not cached): a Secret changed less than 2 s before
 // a pod is created may be seen with its previous value, which the kubelet,
 // reading it again when the container starts, could equally have done.
+// Reviews in flight and their body bytes are bounded (admission.Budget:
+// 128 reviews, 16 MiB beyond each review's first 64 KiB, 5 s for a body);
+// one review causes at most 100 Secret/ConfigMap/image lookups.
 // Logs are JSON on stderr; they never contain the
 // admission object or environment values.
 //

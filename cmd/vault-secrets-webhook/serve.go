@@ -100,14 +100,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	metrics.Gauge("vsw_tls_certificate_expiry_timestamp_seconds", "Expiry of the serving certificate, as a Unix time.",
 		func() float64 { return float64(notAfter().Unix()) })
 
-	mux := http.NewServeMux()
-	mux.Handle("/pods", &admission.Handler{Mutator: mut, Metrics: metrics, Log: log})
-	mux.Handle("/metrics", metrics)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	healthMux := http.NewServeMux()
+	healthMux.Handle("/metrics", metrics)
+	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := src.Ready(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -127,15 +126,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		_, _ = io.WriteString(w, "ok\n")
 	})
 
+	mux := http.NewServeMux()
+	mux.Handle("/pods", &admission.Handler{Mutator: mut, Metrics: metrics, Log: log,
+		Budget: admission.NewBudget(admission.DefaultMaxInFlight, admission.DefaultBodyBudget)})
+	mux.Handle("/", healthMux)
+
+	tlsCfg := vswtls.ServerConfig(src)
+	if cfg.ClientCAFile != "" {
+		if err := vswtls.RequireClientCerts(tlsCfg, cfg.ClientCAFile, cfg.ClientNames); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{
 		Handler:           mux,
-		TLSConfig:         vswtls.ServerConfig(src),
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// HTTP/2 buffers a stream's body before the handler reads it: keep
+		// that to the protocol's minimum window per connection, so a client
+		// that sends bodies the handler refuses (admission.Budget) holds
+		// 64 KiB, not the default 1 MiB, per connection.
+		HTTP2:    &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests must not be cancelled by SIGTERM: Shutdown stops
 		// accepting and waits (up to ShutdownTimeout) for in-flight reviews.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -148,8 +163,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	if cfg.HealthAddress != "" {
+		// Probes and scrapers present no client certificate: with
+		// --client-ca-file they use this plain-HTTP listener, which serves
+		// no reviews.
+		health := &http.Server{
+			Handler:           healthMux,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          srv.ErrorLog,
+		}
+		hln, err := net.Listen("tcp", cfg.HealthAddress)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("failed to listen on %s: %w", cfg.HealthAddress, err)
+		}
+		log.Info("serving health and metrics", "address", hln.Addr().String())
+		go func() { errc <- health.Serve(hln) }()
+		defer health.Close()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("failed to serve: %w", err)

@@ -1,0 +1,41 @@
+package admission
+
+import "fmt"
+
+// MaxLookupsPerReview bounds the Secret and ConfigMap reads and image
+// lookups one review may cause (each object or image counted once; the
+// pod's imagePullSecrets and ServiceAccount count once, with its first
+// image lookup). A pod needing more is refused: without the bound, one
+// review naming thousands of objects or images made the webhook issue as
+// many apiserver or registry requests.
+const MaxLookupsPerReview = 100
+
+// tooManyLookups is the refusal of a pod that needs more lookups.
+func tooManyLookups() *Denied {
+	return &Denied{Reason: "too_many_lookups", Message: fmt.Sprintf(
+		"the pod needs more than %d Secret, ConfigMap and image lookups (imagePullSecrets included), more than the webhook makes for one pod; set the containers' command explicitly or use fewer references",
+		MaxLookupsPerReview)}
+}
+
+// charge counts n more lookups of this review.
+func (l *lookupCache) charge(n int) error {
+	l.lookups += n
+	if l.lookups > MaxLookupsPerReview {
+		return tooManyLookups()
+	}
+	return nil
+}
+
+// checkNamespace refuses a review whose request namespace is missing or
+// differs from the one its pod names: the webhook reads Secrets and
+// ConfigMaps in the request's namespace, and a caller that is not the
+// apiserver must not choose it apart from the pod.
+func checkNamespace(requestNS, podNS string) *Denied {
+	switch {
+	case requestNS == "":
+		return &Denied{Reason: "bad_namespace", Message: "the review's request names no namespace"}
+	case podNS != "" && podNS != requestNS:
+		return &Denied{Reason: "bad_namespace", Message: fmt.Sprintf("the review's request namespace %q differs from the pod's %q", requestNS, podNS)}
+	}
+	return nil
+}
