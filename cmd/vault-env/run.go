@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
@@ -16,6 +17,26 @@ import (
 type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// newClient creates the vault/api client from exactly the settings cfg
+// accepted: vault/api reads its variables from the process environment, so
+// every name it (or its transport) reads is first unset, then the accepted
+// values are set. The application's environment is built separately, from
+// environ. LookPath has already read PATH.
+func newClient(cfg *envinject.Config) (*vaultclient.Client, error) {
+	for _, name := range envinject.ClientVars() {
+		if err := os.Unsetenv(name); err != nil {
+			return nil, fmt.Errorf("failed to unset %s: %w", name, err)
+		}
+	}
+	for _, kv := range cfg.ClientEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return nil, fmt.Errorf("failed to set %s: %w", k, err)
+		}
+	}
+	return vaultclient.New()
+}
 
 const usage = "usage: vault-env copy DIR | vault-env COMMAND [ARG...]"
 
@@ -52,10 +73,10 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		return err
 	}
 
-	client, err := vaultclient.New(vaultclient.Config{
-		Addr: cfg.Addr, CACert: cfg.CACert, SkipVerify: cfg.SkipVerify,
-		Namespace: cfg.Namespace, Timeout: cfg.ClientTimeout, MaxRetries: 2,
-	})
+	for _, name := range cfg.Ignored {
+		log.Warn("ignoring a vault-env setting not written in the container's env (envFrom or image)", "name", name)
+	}
+	client, err := newClient(cfg)
 	if err != nil {
 		return err
 	}
