@@ -36,6 +36,9 @@
 //   - Paths with "." or ".." segments (also percent-encoded) are refused with
 //     ErrDotSegment: vault/api cleans the joined URL path, so such a path
 //     would leave /v1/ and any path prefix of the address.
+//   - Retry waits: 100 ms to 1 s (vault/api: 1 s to 1.5 s), so that a
+//     container start recovers quickly; the retry policy and
+//     VAULT_MAX_RETRIES are vault/api's.
 //   - Errors: an error status is returned as *envinject.StatusError (code and
 //     Vault's messages), which the runtime branches on.
 //
@@ -61,6 +64,15 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
+)
+
+// Retry backoff (vault/api's linear jitter: retry n waits n times a random
+// duration in [min, max]). vault/api's defaults are 1 s and 1.5 s; a
+// container start waits on this, so vault-env keeps the shorter bounds its
+// own client had.
+const (
+	minRetryWait = 100 * time.Millisecond
+	maxRetryWait = time.Second
 )
 
 // ErrDotSegment is a request path with a "." or ".." segment.
@@ -90,6 +102,7 @@ func New() (*Client, error) {
 	tr.DialContext = guardedDialer(nil).DialContext
 	cfg.HttpClient.CheckRedirect = checkRedirect
 	cfg.CheckRetry = checkRetry
+	cfg.MinRetryWait, cfg.MaxRetryWait = minRetryWait, maxRetryWait
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create vault client: %w", err)
