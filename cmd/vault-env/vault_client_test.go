@@ -268,7 +268,7 @@ func TestEnvFromCannotSteerLogin(t *testing.T) {
 	v, caFile := devVaultTLS(t, sb)
 	v.must(t, "POST", "secret/data/steer", map[string]any{"data": map[string]any{"k": "from-real-vault"}})
 	evil, hits := dropListener(t)
-	fromEnvFrom := []string{"VAULT_AGENT_ADDR=http://" + evil, "HTTPS_PROXY=http://" + evil, "HTTP_PROXY=http://" + evil, "VAULT_SKIP_VERIFY=true"}
+	fromEnvFrom := []string{"VAULT_AGENT_ADDR=http://" + evil, "VAULT_HTTP_PROXY=http://" + evil, "HTTPS_PROXY=http://" + evil, "HTTP_PROXY=http://" + evil, "VAULT_SKIP_VERIFY=true"}
 	explicit := []string{"VAULT_ADDR=" + v.addr, "VAULT_CACERT=" + caFile, "VAULT_TOKEN=" + v.token, "A=vault:secret/data/steer#k"}
 
 	code, out := runApp(t, append(append([]string{"VAULT_ENV_SPEC_VARS=VAULT_ADDR,VAULT_CACERT,VAULT_ROLE,VAULT_TOKEN"}, explicit...), fromEnvFrom...))
@@ -278,7 +278,7 @@ func TestEnvFromCannotSteerLogin(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("the envFrom listener received %d connections", n)
 	}
-	for _, n := range []string{"VAULT_AGENT_ADDR", "VAULT_SKIP_VERIFY"} {
+	for _, n := range []string{"VAULT_AGENT_ADDR", "VAULT_HTTP_PROXY", "VAULT_SKIP_VERIFY", "HTTPS_PROXY"} {
 		if !strings.Contains(out, "name="+n) {
 			t.Errorf("no warning names ignored %s:\n%s", n, out)
 		}
