@@ -94,7 +94,7 @@ func TestVaultReferences(t *testing.T) {
 		{name: "from-path with a version", env: []string{"VAULT_ENV_FROM_PATH=secret/data/fromenv#1"}, want: []string{"FROM_A=from-a"}},
 		{name: "urlquery in an inline nested template", env: []string{"DSN=postgres://${vault:secret/data/app#${.user}:${.password | urlquery}}@db/app"}, want: []string{"DSN=postgres://app:p%40ss-3@db/app"}},
 		{name: "template execution error withholds the detail", env: []string{"A=vault:secret/data/app#${index .password 99}"}, wantFail: []string{"A:", "secret/data/app", "not shown"}},
-		{name: "dot segments refused", env: []string{"A=vault:secret/../sys/mounts#k"}, wantFail: []string{"A:", `".."`}},
+		{name: "dot segments refused", env: []string{"A=vault:secret/../sys/mounts#k"}, wantFail: []string{"A:", "segments"}},
 		{name: "missing path fails and names it", env: []string{"SECRET_A=vault:secret/data/nope#k", "B=vault:secret/data/app#password"}, wantFail: []string{"SECRET_A:", "secret/data/nope", "not found"}},
 		{name: "missing key fails", env: []string{"SECRET_A=vault:secret/data/app#nokey"}, wantFail: []string{"SECRET_A:", "secret/data/app", `nokey`, "not found"}},
 		{name: "ignore missing paths", env: []string{"VAULT_IGNORE_MISSING_SECRETS=true", "A=vault:secret/data/nope#k", "B=vault:secret/data/app#password#2", "C=vault:secret/data/app#user", "VAULT_ENV_FROM_PATH=secret/data/nope2"}, want: []string{"C=app"}, absent: []string{"A=", "B="}},
