@@ -76,23 +76,26 @@ func run(ctx context.Context, args, environ []string) (err error) {
 	for _, name := range cfg.Ignored {
 		log.Warn("ignoring a vault-env setting not written in the container's env (envFrom or image)", "name", name)
 	}
-	client, err := newClient(cfg)
-	if err != nil {
-		return err
-	}
 	// A container without references and without a token hand-off needs
-	// no Vault at all (not even in daemon mode: there is nothing to renew).
+	// no Vault at all (not even in daemon mode: there is nothing to renew),
+	// and no client.
 	var (
+		client  *vaultclient.Client
+		vault   envinject.Vault // nil unless client is set
 		session *envinject.Session
 		res     *envinject.Result
 	)
 	if plan.NeedsVault() || cfg.Login {
+		if client, err = newClient(cfg); err != nil {
+			return err
+		}
+		vault = client
 		if session, err = envinject.Authenticate(ctx, client, cfg, os.ReadFile, log); err != nil {
 			return err
 		}
 		defer session.Clear()
 	}
-	if res, err = envinject.Resolve(ctx, client, plan, session, log); err != nil {
+	if res, err = envinject.Resolve(ctx, vault, plan, session, log); err != nil {
 		return fmt.Errorf("failed to resolve secrets: %w", err)
 	}
 	log.Info("secrets resolved", "variables", len(res.Env), "leases", len(res.Leases))
@@ -100,7 +103,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 	if cfg.Daemon {
 		code, err := envinject.Supervise(ctx, envinject.SuperviseOptions{
 			Path: path, Argv: argv, Env: res.Env,
-			Vault: client, Session: session, Leases: res.Leases,
+			Vault: vault, Session: session, Leases: res.Leases,
 			Delay: cfg.Delay, GracePeriod: cfg.GracePeriod, Log: log,
 		})
 		if err != nil {
@@ -114,7 +117,9 @@ func run(ctx context.Context, args, environ []string) (err error) {
 			log.Warn("token not revoked", "error", err)
 		}
 	}
-	client.ClearToken()
+	if client != nil {
+		client.ClearToken()
+	}
 	if cfg.Delay > 0 {
 		log.Info("delaying start", "delay", cfg.Delay)
 		time.Sleep(cfg.Delay)
