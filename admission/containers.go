@@ -156,39 +156,12 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: b.s.TokenAuthVolume, MountPath: TokenMountPath, ReadOnly: true})
 	}
 
-	// Variables set through envFrom count as set by the user too (when the
-	// webhook may read the objects; env would otherwise override them).
-	var fromEnvFrom map[string]bool // nil when envFrom sets none
-	if !m.cfg.LeastPrivilege {
-		for _, ef := range c.EnvFrom {
-			var keys []string
-			switch {
-			case ef.SecretRef != nil:
-				data, err := lk.secret(ctx, ef.SecretRef.Name)
-				if err != nil {
-					return nil, err
-				}
-				for k := range data {
-					keys = append(keys, k)
-				}
-			case ef.ConfigMapRef != nil:
-				data, err := lk.configMap(ctx, ef.ConfigMapRef.Name)
-				if err != nil {
-					return nil, err
-				}
-				for k := range data {
-					keys = append(keys, k)
-				}
-			}
-			for _, k := range keys {
-				if fromEnvFrom == nil {
-					fromEnvFrom = map[string]bool{}
-				}
-				fromEnvFrom[ef.Prefix+k] = true
-			}
-		}
-	}
-	// The settings' names are distinct; a variable the user set wins.
+	// The webhook's settings are explicit env entries, which win over
+	// envFrom (Kubernetes' precedence); only a variable the pod author wrote
+	// in the container's own env wins over them. VAULT_ENV_SPEC_VARS tells
+	// vault-env which settings were written in env (by the author or here):
+	// any other (from a ConfigMap or Secret through envFrom, or from the
+	// image) cannot steer its login.
 	if b.env == nil {
 		env := b.s.env()
 		b.env = make([]any, len(env))
@@ -196,12 +169,26 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			b.env[k] = e
 		}
 	}
+	inEnv := func(name string) bool {
+		return slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name })
+	}
+	var spec []string
+	for _, v := range c.Env {
+		if steersVaultEnv(v.Name) {
+			spec = append(spec, v.Name)
+		}
+	}
 	for _, e := range b.env {
 		name := e.(corev1.EnvVar).Name
-		if fromEnvFrom[name] || slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name }) {
+		if inEnv(name) {
 			continue
 		}
+		spec = append(spec, name)
 		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, e)
+	}
+	if !inEnv(SpecVarsEnv) {
+		slices.Sort(spec)
+		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, corev1.EnvVar{Name: SpecVarsEnv, Value: strings.Join(slices.Compact(spec), ",")})
 	}
 
 	if b.s.MutateProbes {
@@ -216,6 +203,24 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		}
 	}
 	return warnings, nil
+}
+
+// SpecVarsEnv is vault-env's VAULT_ENV_SPEC_VARS: the names of the settings
+// written in the container's own env.
+const SpecVarsEnv = "VAULT_ENV_SPEC_VARS"
+
+// steersVaultEnv reports whether a variable can steer vault-env's login:
+// its settings and vault/api's (VAULT_*), the JWT file, and the proxy
+// variables. vault-env applies the same rule to its own, exact, list.
+func steersVaultEnv(name string) bool {
+	if strings.HasPrefix(name, "VAULT_") && name != SpecVarsEnv {
+		return true
+	}
+	switch strings.ToUpper(name) {
+	case "KUBERNETES_SERVICE_ACCOUNT_TOKEN", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY":
+		return true
+	}
+	return false
 }
 
 // Values every wrapped container gets, boxed once. Patch values are only

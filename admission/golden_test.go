@@ -152,6 +152,7 @@ func goldenCases() []goldenCase {
 		{name: "envfrom-configmap", pod: withEnvFrom(`{"prefix":"X_","configMapRef":{"name":"aws"}}`), cms: refCMs},
 		{name: "envfrom-sets-vault-addr", pod: withEnvFrom(`{"configMapRef":{"name":"vaultcfg"}},{"secretRef":{"name":"aws"}}`), secrets: refSecrets,
 			cms: map[string]map[string]string{"apps/vaultcfg": {"VAULT_ADDR": "https://team-vault:8200"}}},
+		{name: "env-sets-vault-addr-and-proxy", pod: withEnv(`{"name":"VAULT_ADDR","value":"https://team-vault:8200"},{"name":"https_proxy","value":"http://proxy:3128"},{"name":"K","value":"vault:secret/data/a#k"}`)},
 		{name: "envfrom-configmap-optional-missing", pod: withEnvFrom(`{"configMapRef":{"name":"nope","optional":true}}`), cms: refCMs},
 		{name: "lookup-error", pod: withEnvFrom(`{"secretRef":{"name":"aws"}}`), lookupErr: true},
 		{name: "from-path", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-env-from-path":"secret/data/app,secret/data/shared"}},"spec":{"containers":[{"name":"a","image":"alpine","command":["sh"]},{"name":"b","image":"alpine","command":["sleep","1"],"env":[{"name":"X","value":"1"}]}]}}`},

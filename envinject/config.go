@@ -11,46 +11,6 @@ import (
 	"time"
 )
 
-// Names of the settings vault-env reads from its environment.
-const (
-	EnvAddr             = "VAULT_ADDR"
-	EnvCACert           = "VAULT_CACERT"
-	EnvSkipVerify       = "VAULT_SKIP_VERIFY"
-	EnvNamespace        = "VAULT_NAMESPACE"
-	EnvClientTimeout    = "VAULT_CLIENT_TIMEOUT"
-	EnvRole             = "VAULT_ROLE"
-	EnvAuthPath         = "VAULT_PATH"
-	EnvAuthMethod       = "VAULT_AUTH_METHOD"
-	EnvToken            = "VAULT_TOKEN"
-	EnvTokenFile        = "VAULT_TOKEN_FILE"
-	EnvRevokeToken      = "VAULT_REVOKE_TOKEN"
-	EnvIgnoreMissing    = "VAULT_IGNORE_MISSING_SECRETS"
-	EnvPassthrough      = "VAULT_ENV_PASSTHROUGH"
-	EnvDaemon           = "VAULT_ENV_DAEMON"
-	EnvDelay            = "VAULT_ENV_DELAY"
-	EnvFromPath         = "VAULT_ENV_FROM_PATH"
-	EnvGracePeriod      = "VAULT_ENV_GRACE_PERIOD"
-	EnvLogLevel         = "VAULT_LOG_LEVEL"
-	EnvJSONLog          = "VAULT_JSON_LOG"
-	EnvTransitKeyID     = "VAULT_TRANSIT_KEY_ID"
-	EnvTransitPath      = "VAULT_TRANSIT_PATH"
-	EnvTransitBatchSize = "VAULT_TRANSIT_BATCH_SIZE"
-	EnvSATokenPath      = "KUBERNETES_SERVICE_ACCOUNT_TOKEN"
-)
-
-// Settings returns every variable vault-env consumes. These are removed from
-// the child's environment unless named in VAULT_ENV_PASSTHROUGH (VAULT_TOKEN
-// is never passed through; see [Config.Login]).
-func Settings() []string {
-	return []string{
-		EnvAddr, EnvCACert, EnvSkipVerify, EnvNamespace, EnvClientTimeout, EnvRole,
-		EnvAuthPath, EnvAuthMethod, EnvToken, EnvTokenFile, EnvRevokeToken,
-		EnvIgnoreMissing, EnvPassthrough, EnvDaemon, EnvDelay, EnvFromPath,
-		EnvGracePeriod, EnvLogLevel, EnvJSONLog, EnvTransitKeyID, EnvTransitPath,
-		EnvTransitBatchSize, EnvSATokenPath,
-	}
-}
-
 // Defaults.
 const (
 	DefaultAddr             = "https://127.0.0.1:8200"
@@ -106,6 +66,16 @@ type Config struct {
 	TransitKeyID     string
 	TransitPath      string
 	TransitBatchSize int
+
+	// SpecVars is VAULT_ENV_SPEC_VARS as a set (nil when it is not set: then
+	// every setting in the environment is used). Ignored lists the settings
+	// and proxy variables present but not named in it, which vault-env did
+	// not use.
+	SpecVars map[string]bool
+	Ignored  []string
+
+	// env is the first definition of each variable of the environment.
+	env map[string]string
 }
 
 // String redacts the token.
@@ -140,7 +110,20 @@ func ParseConfig(environ []string) (*Config, error) {
 			}
 		}
 	}
-	get := func(k string) string { return env[k] }
+	c0 := &Config{env: env}
+	if v, ok := env[EnvSpecVars]; ok {
+		c0.SpecVars = map[string]bool{}
+		for _, n := range list(v) {
+			c0.SpecVars[n] = true
+		}
+		for k := range env {
+			if steering(k) && !c0.SpecVars[k] {
+				c0.Ignored = append(c0.Ignored, k)
+			}
+		}
+		slices.Sort(c0.Ignored)
+	}
+	get := c0.get
 	p := parser{}
 	c := &Config{
 		Addr:             p.str(get, EnvAddr, DefaultAddr),
@@ -164,6 +147,9 @@ func ParseConfig(environ []string) (*Config, error) {
 		TransitKeyID:     get(EnvTransitKeyID),
 		TransitPath:      strings.Trim(p.str(get, EnvTransitPath, DefaultTransitPath), "/"),
 		TransitBatchSize: p.positiveInt(get, EnvTransitBatchSize, DefaultTransitBatchSize),
+		SpecVars:         c0.SpecVars,
+		Ignored:          c0.Ignored,
+		env:              env,
 	}
 	switch tok := get(EnvToken); tok {
 	case "":
@@ -214,13 +200,52 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// get returns the value of a variable vault-env may use: with
+// VAULT_ENV_SPEC_VARS set, a setting or proxy variable it does not name is
+// "" (it came from envFrom or the image, not from the pod author).
+func (c *Config) get(name string) string {
+	if c.SpecVars != nil && steering(name) && !c.SpecVars[name] {
+		return ""
+	}
+	return c.env[name]
+}
+
 // consumed reports whether name is a setting removed from the child's
 // environment under c.
 func (c *Config) consumed(name string) bool {
-	if !slices.Contains(Settings(), name) {
+	s := setting(name)
+	switch {
+	case name == EnvSpecVars:
+		return true
+	case s == nil || s.Kept:
 		return false
+	case name == EnvToken:
+		return true
+	case c.Login && s.Login && c.get(name) != "":
+		return false // the app needs it to use the token (Bank-Vaults' rule)
 	}
-	return name == EnvToken || !slices.Contains(c.Passthrough, name)
+	return !slices.Contains(c.Passthrough, name)
+}
+
+// ClientEnv returns the "KEY=VALUE" entries vault-env's process environment
+// must hold for vault/api (every other name of [ClientVars] is unset):
+// the client settings and proxy variables vault-env may use, and
+// VAULT_CLIENT_TIMEOUT, whose default is vault-env's. Never VAULT_TOKEN.
+func (c *Config) ClientEnv() []string {
+	var out []string
+	for _, n := range ClientVars() {
+		v := c.get(n)
+		switch n {
+		case EnvToken:
+			continue
+		case EnvClientTimeout:
+			v = c.ClientTimeout.String()
+		}
+		if v != "" {
+			out = append(out, n+"="+v)
+		}
+	}
+	return out
 }
 
 // parser collects the first error of a series of lookups.

@@ -37,10 +37,7 @@ type SuperviseOptions struct {
 // status (128+N when it was killed by signal N). When a lease cannot be
 // renewed any more, the child gets SIGTERM, then SIGKILL after GracePeriod.
 func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
-	log := o.Log
-	if err := setNotDumpable(); err != nil {
-		log.Warn("failed to mark vault-env non-dumpable", "error", err)
-	}
+	log := o.Log // vault-env's main made the process non-dumpable first thing
 	if o.Stdio == nil {
 		o.Stdio = []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	}

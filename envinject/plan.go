@@ -3,7 +3,9 @@ package envinject
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
@@ -35,6 +37,7 @@ type Plan struct {
 	explicit   map[string]bool
 	templates  map[string]*keyTemplate
 	bodies     map[string]map[string]any // write body JSON -> decoded
+	fromPaths  []readKey                 // VAULT_ENV_FROM_PATH, parsed
 	hasTransit bool
 }
 
@@ -66,10 +69,12 @@ func NewPlan(c *Config, environ []string) (*Plan, error) {
 		}
 		p.entries = append(p.entries, e)
 	}
-	for _, path := range c.FromPath {
-		if strings.Trim(path, "/") == "" {
-			return nil, &ConfigError{Var: EnvFromPath, Reason: "holds an empty path"}
+	for _, fp := range c.FromPath {
+		k, err := parseFromPath(fp)
+		if err != nil {
+			return nil, &ConfigError{Var: EnvFromPath, Reason: err.Error()}
 		}
+		p.fromPaths = append(p.fromPaths, k)
 	}
 	if p.hasTransit && c.TransitKeyID == "" {
 		return nil, &ConfigError{Var: EnvTransitKeyID, Reason: "must be set to decrypt vault:v1: values"}
@@ -119,4 +124,26 @@ func (p *Plan) NeedsVault() bool {
 		}
 	}
 	return false
+}
+
+// parseFromPath parses one VAULT_ENV_FROM_PATH entry: PATH or PATH#VERSION,
+// with the reference grammar's path rules.
+func parseFromPath(s string) (readKey, error) {
+	path, version, hasVersion := strings.Cut(s, "#")
+	k := readKey{path: path}
+	if hasVersion {
+		n, err := strconv.Atoi(version)
+		if err != nil || n <= 0 || strconv.Itoa(n) != version {
+			return k, fmt.Errorf("%q: version must be a positive decimal number", s)
+		}
+		k.version = n
+	}
+	// The grammar checks the path (empty, "." and ".." segments).
+	if _, err := ref.Parse(ref.ReadPrefix + path + "#k"); err != nil || strings.Contains(path, "${") {
+		if strings.Trim(path, "/") == "" {
+			return k, errors.New("holds an empty path")
+		}
+		return k, fmt.Errorf("%q is not a valid path", s)
+	}
+	return k, nil
 }

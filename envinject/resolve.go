@@ -167,8 +167,8 @@ func (r *resolver) collect() {
 			}
 		}
 	}
-	for _, path := range r.p.cfg.FromPath {
-		addRead(path, 0, EnvFromPath)
+	for _, fp := range r.p.fromPaths {
+		addRead(fp.path, fp.version, EnvFromPath)
 	}
 }
 
@@ -188,8 +188,7 @@ func (r *resolver) build(s *Session) (*Result, error) {
 		}
 		val, err := r.evaluate(e.value)
 		if err != nil {
-			var miss *MissingError
-			if c.IgnoreMissing && errors.As(err, &miss) {
+			if c.IgnoreMissing && ignorable(err) {
 				r.log.Warn("secret missing; variable not set", "name", e.name, "error", err)
 				continue
 			}
@@ -198,11 +197,11 @@ func (r *resolver) build(s *Session) (*Result, error) {
 		res.Env = append(res.Env, e.name+"="+val)
 	}
 	added := map[string]bool{}
-	for _, path := range c.FromPath {
-		f := r.reads[readKey{path, 0}]
+	for _, fp := range r.p.fromPaths {
+		path := fp.path
+		f := r.reads[fp]
 		if f.err != nil {
-			var miss *MissingError
-			if c.IgnoreMissing && errors.As(f.err, &miss) {
+			if c.IgnoreMissing && ignorable(f.err) {
 				r.log.Warn("secret missing; no variables from it", "name", EnvFromPath, "error", f.err)
 				continue
 			}
@@ -238,6 +237,14 @@ func (r *resolver) build(s *Session) (*Result, error) {
 	}
 	sort.Slice(res.Leases, func(i, j int) bool { return res.Leases[i].ID < res.Leases[j].ID })
 	return res, nil
+}
+
+// ignorable reports whether VAULT_IGNORE_MISSING_SECRETS skips err: a
+// missing path (or a deleted or destroyed version), as in the seed product;
+// a missing key of a secret that exists stays an error.
+func ignorable(err error) bool {
+	var miss *MissingError
+	return errors.As(err, &miss) && miss.Key == ""
 }
 
 func (r *resolver) addLease(res *Result, sec *Secret, seen map[string]bool) {

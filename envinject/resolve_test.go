@@ -135,7 +135,7 @@ func TestResolve(t *testing.T) {
 		},
 		{
 			name:    "ignore missing",
-			environ: []string{"VAULT_IGNORE_MISSING_SECRETS=true", "A=vault:secret/data/nope#x", "B=vault:secret/data/app#nope", "C=vault:secret/data/app#password#2", "D=vault:secret/data/app#${.nope}", "E=vault:secret/data/app#user"},
+			environ: []string{"VAULT_IGNORE_MISSING_SECRETS=true", "A=vault:secret/data/nope#x", "C=vault:secret/data/app#password#2", "VAULT_ENV_FROM_PATH=secret/data/gone,secret/data/app#9", "E=vault:secret/data/app#user"},
 			want:    []string{"E=app"},
 		},
 	}
@@ -178,6 +178,10 @@ func TestResolveErrors(t *testing.T) {
 		{name: "missing version", environ: []string{"A=vault:secret/data/app#user#9"}, wantIn: []string{"A:", "not found"}, missing: true},
 		{name: "version on kv1", environ: []string{"A=vault:kv1/plain#k#2"}, wantIn: []string{"A:", "not a KV v2 mount"}, missing: true},
 		{name: "template key missing", environ: []string{"A=vault:secret/data/app#${.nope}"}, wantIn: []string{"A:", `"nope"`}, missing: true},
+		{name: "ignore missing: missing key stays fatal", environ: []string{"VAULT_IGNORE_MISSING_SECRETS=true", "A=vault:secret/data/app#nope"}, wantIn: []string{"A:", `"nope"`}, missing: true},
+		{name: "ignore missing: missing template key stays fatal", environ: []string{"VAULT_IGNORE_MISSING_SECRETS=true", "A=vault:secret/data/app#${.nope}"}, wantIn: []string{"A:", `"nope"`}, missing: true},
+		{name: "from path: bad version", environ: []string{"VAULT_ENV_FROM_PATH=secret/data/app#x"}, wantIn: []string{"VAULT_ENV_FROM_PATH", "version"}},
+		{name: "from path: dot segment", environ: []string{"VAULT_ENV_FROM_PATH=secret/../sys"}, wantIn: []string{"VAULT_ENV_FROM_PATH", "not a valid path"}},
 		{name: "syntax", environ: []string{"A=vault:secret/data/app"}, wantIn: []string{"A:", "#KEY"}},
 		{name: "bad template", environ: []string{"A=vault:secret/data/app#${nofunc .x}"}, wantIn: []string{"A:", "nofunc"}},
 		{name: "transit without key id", environ: []string{"A=vault:v1:x"}, wantIn: []string{"VAULT_TRANSIT_KEY_ID"}},

@@ -5,60 +5,65 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
+	"text/template"
+	"text/template/parse"
 )
 
-// Key templates. A reference key containing "${" is a template over the
-// secret's data map. It is the text/template action syntax (delimiters "${"
-// and "}") restricted to what keys need, evaluated by this file rather than
-// by text/template: text/template resolves methods by name through reflect,
-// which makes the linker keep every exported method of the binary and costs
-// vault-env about 2.2 MB (it would no longer fit its 8 MB budget).
+// Key templates. A reference key containing "${" is a text/template template
+// with the delimiters "${" and "}" over the secret's data map, as in the seed
+// product: every text/template builtin (and, or, not, len, index, slice,
+// print, printf, println, urlquery, html, js, eq, ne, lt, le, gt, ge, call)
+// and these Sprig-named functions, implemented here (Sprig is not linked):
 //
-// Inside "${ }":
+//	b64enc S            standard padded base64 of S
+//	b64dec S            decode standard base64 (an error when invalid; Sprig
+//	                    returns the error text instead)
+//	toJson V            JSON encoding of V ("" when V cannot be encoded)
+//	toString V          V as a string (strings as-is, others with fmt)
+//	quote V...          each V double-quoted (Go syntax), joined by spaces
+//	squote V...         each V single-quoted, joined by spaces
+//	upper S  lower S  trim S
+//	trimPrefix P S  trimSuffix X S  replace OLD NEW S
+//	contains SUB S  hasPrefix P S  hasSuffix X S
+//	default D V         V, or D when V is empty (nil, "", 0, false, empty map or list)
+//	empty V             whether V is empty
 //
-//	.key  .a.b          a field of the secret's map (nested maps with .a.b);
-//	                    a missing key is an error
-//	.                   the whole map
-//	"text"  `raw`       string literals (Go syntax)
-//	fn ARG...           a function call
-//	X | fn ARG...       pipeline: X is passed as fn's last argument
-//	( PIPELINE )        grouping
-//
-// Functions (ours, deliberately few):
-//
-//	b64enc S      standard padded base64 of S
-//	b64dec S      decode standard base64 (padded or not); error when invalid
-//	json V        JSON encoding of V (maps, lists, numbers, strings)
-//	toString V    V as vault-env renders values: strings as-is, numbers and
-//	              booleans in JSON form, maps and lists as JSON
-//	upper S  lower S  trim S   strings.ToUpper / ToLower / TrimSpace
-//	index M K...  M[K] for keys that are not identifiers (index . "a-b")
-//
-// The result of each action is rendered with toString. For templates that
-// use only this subset, the output equals text/template's for string and
-// number fields (a test checks this against text/template itself).
+// A field the secret lacks (.missing) is an error that names the key. Values
+// are printed as text/template prints them (a map as map[k:v]; use toJson).
+// An execution error never reaches a message: its text can hold a value of
+// the secret (a text/template error quotes the values it failed on), so the
+// error says only which reference failed.
 type keyTemplate struct {
-	parts []tmplPart
+	t *template.Template
 }
 
-type tmplPart struct {
-	text string
-	pipe *pipeline // nil for text
+// ErrTemplateFailed is a key template that failed while executing; the
+// detail is withheld (see keyTemplate).
+var ErrTemplateFailed = errors.New("key template failed while executing (the detail is not shown: it may hold a secret value)")
+
+// parseTemplate compiles a key template. A parse error quotes only the
+// template itself, which is in the pod spec, never a secret.
+func parseTemplate(key string) (*keyTemplate, error) {
+	t, err := template.New("key").Delims("${", "}").Option("missingkey=error").Funcs(templateFuncs()).Parse(key)
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse key template: %w", err)
+	}
+	return &keyTemplate{t: t}, nil
 }
 
-type pipeline struct{ cmds []command }
-
-type command struct {
-	fn   string    // "" when the command is a single operand
-	args []operand // operands (or the single operand)
-}
-
-type operand struct {
-	field []string // non-nil: a field chain; empty slice means "."
-	str   *string
-	pipe  *pipeline
+// execute renders t over data.
+func (t *keyTemplate) execute(data map[string]any) (string, error) {
+	if k, ok := missingField(t.t.Tree.Root, data); ok {
+		return "", &missingKeyError{key: k}
+	}
+	var b strings.Builder
+	if err := t.t.Execute(&b, data); err != nil {
+		return "", ErrTemplateFailed
+	}
+	return b.String(), nil
 }
 
 // missingKeyError is a template field the secret lacks.
@@ -66,296 +71,154 @@ type missingKeyError struct{ key string }
 
 func (e *missingKeyError) Error() string { return fmt.Sprintf("map has no entry for key %q", e.key) }
 
-// tmplFunc returns the template function name, or nil.
-func tmplFunc(name string) func(args []any) (any, error) {
-	return tmplFuncs()[name]
+// missingField finds a field .KEY used where dot is the secret (outside
+// range and with bodies) that data lacks, so that the error can name it.
+func missingField(n parse.Node, data map[string]any) (string, bool) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return "", false
+		}
+		for _, c := range n.Nodes {
+			if k, ok := missingField(c, data); ok {
+				return k, true
+			}
+		}
+	case *parse.ActionNode:
+		return missingInPipe(n.Pipe, data)
+	case *parse.IfNode:
+		if k, ok := missingInPipe(n.Pipe, data); ok {
+			return k, true
+		}
+		if k, ok := missingField(n.List, data); ok {
+			return k, true
+		}
+		return missingField(n.ElseList, data)
+	case *parse.RangeNode:
+		return missingInPipe(n.Pipe, data)
+	case *parse.WithNode:
+		return missingInPipe(n.Pipe, data)
+	}
+	return "", false
 }
 
-// tmplFuncs is the function set (built per call: no package-level state).
-func tmplFuncs() map[string]func(args []any) (any, error) {
-	return map[string]func(args []any) (any, error){
-		"b64enc": unary(func(v any) (any, error) { return base64.StdEncoding.EncodeToString([]byte(toString(v))), nil }),
-		"b64dec": unary(func(v any) (any, error) {
-			b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(toString(v), "="))
+func missingInPipe(p *parse.PipeNode, data map[string]any) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	for _, c := range p.Cmds {
+		for _, a := range c.Args {
+			switch a := a.(type) {
+			case *parse.FieldNode:
+				if _, ok := data[a.Ident[0]]; !ok {
+					return a.Ident[0], true
+				}
+			case *parse.PipeNode:
+				if k, ok := missingInPipe(a, data); ok {
+					return k, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// templateFuncs is the function set (built per template: no package-level
+// state).
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"b64enc": func(v any) string { return base64.StdEncoding.EncodeToString([]byte(strval(v))) },
+		"b64dec": func(v any) (string, error) {
+			b, err := base64.StdEncoding.DecodeString(strval(v))
 			if err != nil {
-				return nil, errors.New("b64dec: input is not base64")
+				return "", errors.New("b64dec: input is not base64")
 			}
 			return string(b), nil
-		}),
-		"json": unary(func(v any) (any, error) {
+		},
+		"toJson": func(v any) string {
 			b, err := json.Marshal(v)
 			if err != nil {
-				return nil, fmt.Errorf("json: %w", err)
+				return ""
 			}
-			return string(b), nil
-		}),
-		"toString": unary(func(v any) (any, error) { return toString(v), nil }),
-		"upper":    unary(func(v any) (any, error) { return strings.ToUpper(toString(v)), nil }),
-		"lower":    unary(func(v any) (any, error) { return strings.ToLower(toString(v)), nil }),
-		"trim":     unary(func(v any) (any, error) { return strings.TrimSpace(toString(v)), nil }),
-		"index": func(args []any) (any, error) {
-			if len(args) < 2 {
-				return nil, errors.New("index: want a map and at least one key")
-			}
-			cur := args[0]
-			for _, k := range args[1:] {
-				m, ok := cur.(map[string]any)
-				if !ok {
-					return nil, errors.New("index: not a map")
-				}
-				key := toString(k)
-				v, ok := m[key]
-				if !ok {
-					return nil, &missingKeyError{key: key}
-				}
-				cur = v
-			}
-			return cur, nil
+			return string(b)
 		},
-	}
-}
-
-func unary(f func(any) (any, error)) func([]any) (any, error) {
-	return func(args []any) (any, error) {
-		if len(args) != 1 {
-			return nil, fmt.Errorf("want 1 argument, got %d", len(args))
-		}
-		return f(args[0])
-	}
-}
-
-// parseTemplate compiles a key template. Errors describe the position, not
-// the template's text.
-func parseTemplate(key string) (*keyTemplate, error) {
-	t := &keyTemplate{}
-	rest := key
-	for rest != "" {
-		i := strings.Index(rest, "${")
-		if i < 0 {
-			t.parts = append(t.parts, tmplPart{text: rest})
-			break
-		}
-		if i > 0 {
-			t.parts = append(t.parts, tmplPart{text: rest[:i]})
-		}
-		p := &tparser{src: rest[i+2:]}
-		pipe, err := p.pipeline()
-		if err != nil {
-			return nil, fmt.Errorf("failed to parse key template: %w", err)
-		}
-		p.space()
-		if !p.eat('}') {
-			return nil, errors.New("failed to parse key template: action not closed by \"}\"")
-		}
-		t.parts = append(t.parts, tmplPart{pipe: pipe})
-		rest = p.src[p.pos:]
-	}
-	return t, nil
-}
-
-// execute renders t over data.
-func (t *keyTemplate) execute(data map[string]any) (string, error) {
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.pipe == nil {
-			b.WriteString(p.text)
-			continue
-		}
-		v, err := p.pipe.eval(data)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(toString(v))
-	}
-	return b.String(), nil
-}
-
-func (p *pipeline) eval(data map[string]any) (any, error) {
-	var prev any
-	for i, c := range p.cmds {
-		var args []any
-		for _, o := range c.args {
-			v, err := o.eval(data)
-			if err != nil {
-				return nil, err
+		"toString": strval,
+		"quote": func(vs ...any) string {
+			out := make([]string, 0, len(vs))
+			for _, v := range vs {
+				if v != nil {
+					out = append(out, strconv.Quote(strval(v)))
+				}
 			}
-			args = append(args, v)
-		}
-		if i > 0 {
-			args = append(args, prev)
-		}
-		if c.fn == "" {
-			if len(args) != 1 {
-				return nil, errors.New("only a function can take arguments")
+			return strings.Join(out, " ")
+		},
+		"squote": func(vs ...any) string {
+			out := make([]string, 0, len(vs))
+			for _, v := range vs {
+				if v != nil {
+					out = append(out, "'"+strval(v)+"'")
+				}
 			}
-			prev = args[0]
-			continue
-		}
-		v, err := tmplFunc(c.fn)(args)
-		if err != nil {
-			return nil, fmt.Errorf("error calling %s: %w", c.fn, err)
-		}
-		prev = v
-	}
-	return prev, nil
-}
-
-func (o operand) eval(data map[string]any) (any, error) {
-	switch {
-	case o.str != nil:
-		return *o.str, nil
-	case o.pipe != nil:
-		return o.pipe.eval(data)
-	}
-	var cur any = data
-	for _, f := range o.field {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("can't evaluate field %s in a non-map value", f)
-		}
-		if cur, ok = m[f]; !ok {
-			return nil, &missingKeyError{key: f}
-		}
-	}
-	return cur, nil
-}
-
-// tparser parses one action.
-type tparser struct {
-	src string
-	pos int
-}
-
-func (p *tparser) space() {
-	for p.pos < len(p.src) && strings.IndexByte(" \t\r\n", p.src[p.pos]) >= 0 {
-		p.pos++
+			return strings.Join(out, " ")
+		},
+		"upper":      func(v any) string { return strings.ToUpper(strval(v)) },
+		"lower":      func(v any) string { return strings.ToLower(strval(v)) },
+		"trim":       func(v any) string { return strings.TrimSpace(strval(v)) },
+		"trimPrefix": func(p, v any) string { return strings.TrimPrefix(strval(v), strval(p)) },
+		"trimSuffix": func(x, v any) string { return strings.TrimSuffix(strval(v), strval(x)) },
+		"replace":    func(o, n, v any) string { return strings.ReplaceAll(strval(v), strval(o), strval(n)) },
+		"contains":   func(sub, v any) bool { return strings.Contains(strval(v), strval(sub)) },
+		"hasPrefix":  func(p, v any) bool { return strings.HasPrefix(strval(v), strval(p)) },
+		"hasSuffix":  func(x, v any) bool { return strings.HasSuffix(strval(v), strval(x)) },
+		"default": func(d any, given ...any) any {
+			if len(given) == 0 || empty(given[0]) {
+				return d
+			}
+			return given[0]
+		},
+		"empty": empty,
 	}
 }
 
-func (p *tparser) peek() byte {
-	if p.pos < len(p.src) {
-		return p.src[p.pos]
+// strval is Sprig's: strings as they are, others formatted with fmt.
+func strval(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	case fmt.Stringer:
+		return x.String()
 	}
-	return 0
+	return fmt.Sprint(v)
 }
 
-func (p *tparser) eat(c byte) bool {
-	if p.peek() == c {
-		p.pos++
+// empty is Sprig's: nil, zero numbers, false, "" and empty collections.
+func empty(v any) bool {
+	if v == nil {
 		return true
 	}
-	return false
-}
-
-func (p *tparser) pipeline() (*pipeline, error) {
-	pipe := &pipeline{}
-	for {
-		c, err := p.command(len(pipe.cmds) > 0)
-		if err != nil {
-			return nil, err
-		}
-		pipe.cmds = append(pipe.cmds, c)
-		p.space()
-		if !p.eat('|') {
-			return pipe, nil
-		}
+	if n, ok := v.(json.Number); ok {
+		f, err := n.Float64()
+		return err == nil && f == 0
 	}
-}
-
-func (p *tparser) command(piped bool) (command, error) {
-	p.space()
-	var c command
-	if isIdentStart(p.peek()) {
-		name := p.ident()
-		if tmplFunc(name) == nil {
-			return c, fmt.Errorf("function %q not defined", name)
-		}
-		c.fn = name
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return rv.Len() == 0
+	case reflect.Pointer, reflect.Interface:
+		return rv.IsNil()
 	}
-	for {
-		p.space()
-		switch p.peek() {
-		case '}', '|', ')', 0:
-			if c.fn == "" && len(c.args) != 1 {
-				return c, fmt.Errorf("missing value at offset %d", p.pos)
-			}
-			if c.fn == "" && piped {
-				return c, errors.New("a value cannot follow \"|\"; use a function")
-			}
-			return c, nil
-		}
-		if c.fn == "" && len(c.args) == 1 {
-			return c, fmt.Errorf("unexpected operand at offset %d", p.pos)
-		}
-		o, err := p.operand()
-		if err != nil {
-			return c, err
-		}
-		c.args = append(c.args, o)
-	}
+	return rv.IsZero()
 }
 
-func (p *tparser) operand() (operand, error) {
-	switch c := p.peek(); {
-	case c == '.':
-		fields := []string{}
-		for p.eat('.') {
-			if !isIdentStart(p.peek()) {
-				if len(fields) == 0 {
-					break // "." alone
-				}
-				return operand{}, fmt.Errorf("bad field at offset %d", p.pos)
-			}
-			fields = append(fields, p.ident())
-		}
-		return operand{field: fields}, nil
-	case c == '"' || c == '`':
-		end := p.pos + 1
-		for end < len(p.src) && p.src[end] != c {
-			if c == '"' && p.src[end] == '\\' {
-				end++
-			}
-			end++
-		}
-		if end >= len(p.src) {
-			return operand{}, errors.New("unterminated string")
-		}
-		s, err := strconv.Unquote(p.src[p.pos : end+1])
-		if err != nil {
-			return operand{}, fmt.Errorf("bad string at offset %d", p.pos)
-		}
-		p.pos = end + 1
-		return operand{str: &s}, nil
-	case c == '(':
-		p.pos++
-		pipe, err := p.pipeline()
-		if err != nil {
-			return operand{}, err
-		}
-		p.space()
-		if !p.eat(')') {
-			return operand{}, errors.New("unclosed \"(\"")
-		}
-		return operand{pipe: pipe}, nil
-	case isIdentStart(c):
-		return operand{}, errors.New("a function call as argument needs parentheses")
-	}
-	return operand{}, fmt.Errorf("unexpected character at offset %d", p.pos)
-}
-
-func (p *tparser) ident() string {
-	start := p.pos
-	for p.pos < len(p.src) && (isIdentStart(p.src[p.pos]) || (p.src[p.pos] >= '0' && p.src[p.pos] <= '9')) {
-		p.pos++
-	}
-	return p.src[start:p.pos]
-}
-
-func isIdentStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-}
-
-// toString renders a secret field as an environment value.
+// toString renders a secret field as an environment value: strings as-is,
+// numbers and booleans in JSON form, maps and lists as JSON (the seed
+// product refuses them; README "Differences").
 func toString(v any) string {
 	switch x := v.(type) {
 	case nil:

@@ -10,8 +10,8 @@ import (
 )
 
 // Vault is the part of a Vault client the runtime needs: the logical API and
-// the token the client sends. vaultclient.Client implements it over
-// net/http; tests use a fake.
+// the token the client sends. vaultclient.Client implements it on
+// github.com/hashicorp/vault/api; unit tests use a fake.
 //
 // Read returns (nil, nil) when Vault answers 404 without a body, like the
 // official client. Errors from Vault are returned as *StatusError (wrapped).

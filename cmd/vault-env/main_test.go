@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/vault/api"
 )
 
 // The test binary doubles as vault-env (VSW_TEST_AS_VAULT_ENV=1) and as the
@@ -50,6 +52,22 @@ func testapp(mode string) int {
 		}
 		code, _ := strconv.Atoi(os.Getenv("VSW_TESTAPP_EXIT"))
 		return code
+	case "vaultread":
+		// An application that uses what vault-env gave it (VAULT_TOKEN=
+		// vault:login): vault/api configured from its own environment.
+		c, err := api.NewClient(api.DefaultConfig())
+		if err != nil {
+			fmt.Println("ERROR", err)
+			return 3
+		}
+		s, err := c.Logical().Read(os.Args[3])
+		if err != nil || s == nil {
+			fmt.Println("ERROR", err)
+			return 3
+		}
+		data, _ := s.Data["data"].(map[string]any)
+		fmt.Printf("VAULTREAD=%v\n", data[os.Args[4]])
+		return 0
 	case "wait", "orphan":
 		sigs := make(chan os.Signal, 8)
 		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)

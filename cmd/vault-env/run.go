@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
@@ -16,6 +17,26 @@ import (
 type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// newClient creates the vault/api client from exactly the settings cfg
+// accepted: vault/api reads its variables from the process environment, so
+// every name it (or its transport) reads is first unset, then the accepted
+// values are set. The application's environment is built separately, from
+// environ. LookPath has already read PATH.
+func newClient(cfg *envinject.Config) (*vaultclient.Client, error) {
+	for _, name := range envinject.ClientVars() {
+		if err := os.Unsetenv(name); err != nil {
+			return nil, fmt.Errorf("failed to unset %s: %w", name, err)
+		}
+	}
+	for _, kv := range cfg.ClientEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return nil, fmt.Errorf("failed to set %s: %w", k, err)
+		}
+	}
+	return vaultclient.New()
+}
 
 const usage = "usage: vault-env copy DIR | vault-env COMMAND [ARG...]"
 
@@ -52,26 +73,29 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		return err
 	}
 
-	client, err := vaultclient.New(vaultclient.Config{
-		Addr: cfg.Addr, CACert: cfg.CACert, SkipVerify: cfg.SkipVerify,
-		Namespace: cfg.Namespace, Timeout: cfg.ClientTimeout, MaxRetries: 2,
-	})
-	if err != nil {
-		return err
+	for _, name := range cfg.Ignored {
+		log.Warn("ignoring a vault-env setting not written in the container's env (envFrom or image)", "name", name)
 	}
 	// A container without references and without a token hand-off needs
-	// no Vault at all (not even in daemon mode: there is nothing to renew).
+	// no Vault at all (not even in daemon mode: there is nothing to renew),
+	// and no client.
 	var (
+		client  *vaultclient.Client
+		vault   envinject.Vault // nil unless client is set
 		session *envinject.Session
 		res     *envinject.Result
 	)
 	if plan.NeedsVault() || cfg.Login {
+		if client, err = newClient(cfg); err != nil {
+			return err
+		}
+		vault = client
 		if session, err = envinject.Authenticate(ctx, client, cfg, os.ReadFile, log); err != nil {
 			return err
 		}
 		defer session.Clear()
 	}
-	if res, err = envinject.Resolve(ctx, client, plan, session, log); err != nil {
+	if res, err = envinject.Resolve(ctx, vault, plan, session, log); err != nil {
 		return fmt.Errorf("failed to resolve secrets: %w", err)
 	}
 	log.Info("secrets resolved", "variables", len(res.Env), "leases", len(res.Leases))
@@ -79,7 +103,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 	if cfg.Daemon {
 		code, err := envinject.Supervise(ctx, envinject.SuperviseOptions{
 			Path: path, Argv: argv, Env: res.Env,
-			Vault: client, Session: session, Leases: res.Leases,
+			Vault: vault, Session: session, Leases: res.Leases,
 			Delay: cfg.Delay, GracePeriod: cfg.GracePeriod, Log: log,
 		})
 		if err != nil {
@@ -93,7 +117,9 @@ func run(ctx context.Context, args, environ []string) (err error) {
 			log.Warn("token not revoked", "error", err)
 		}
 	}
-	client.ClearToken()
+	if client != nil {
+		client.ClearToken()
+	}
 	if cfg.Delay > 0 {
 		log.Info("delaying start", "delay", cfg.Delay)
 		time.Sleep(cfg.Delay)

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -271,6 +272,10 @@ var (
 	errEmptyKey  = errors.New("empty key")
 	errBadBody   = errors.New("write body is not a JSON object")
 	errBadCipher = errors.New("empty transit ciphertext")
+	// ErrDotSegment is a path with a "." or ".." segment (also
+	// percent-encoded): Vault clients clean the URL path, so such a path
+	// would leave /v1/ and any path prefix of VAULT_ADDR.
+	ErrDotSegment = errors.New(`path must not contain "." or ".." segments`)
 )
 
 // parseRef parses one reference without the inline wrapper.
@@ -350,6 +355,17 @@ func parseWrite(s string) (Ref, error) {
 func checkPath(p string) error {
 	if strings.Trim(p, "/") == "" {
 		return errNoPath
+	}
+	forms := []string{p}
+	if u, err := url.PathUnescape(p); err == nil && u != p {
+		forms = append(forms, u) // "%2e%2e%2f" is "../" to the URL parser
+	}
+	for _, f := range forms {
+		for _, seg := range strings.Split(f, "/") {
+			if seg == "." || seg == ".." {
+				return ErrDotSegment
+			}
+		}
 	}
 	return nil
 }

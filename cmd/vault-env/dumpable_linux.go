@@ -1,10 +1,10 @@
-package envinject
+package main
 
 import "syscall"
 
 const prSetDumpable = 4 // PR_SET_DUMPABLE from linux/prctl.h
 
-// setNotDumpable marks the supervisor non-dumpable: no core dump, and
+// setNotDumpable marks vault-env non-dumpable: no core dump, and
 // processes of the same uid (the application) cannot ptrace it or read its
 // /proc/PID/{mem,environ}, where the token lives in daemon mode. execve
 // resets the flag, so the application itself is unaffected.

@@ -1,5 +1,5 @@
 //go:build !linux
 
-package envinject
+package main
 
 func setNotDumpable() error { return nil }

@@ -1,0 +1,147 @@
+package vaultclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// MetadataAddressError is a connection refused because its address is a
+// cloud metadata address (see the package doc).
+type MetadataAddressError struct {
+	Addr netip.Addr
+}
+
+func (e *MetadataAddressError) Error() string {
+	return fmt.Sprintf("refusing to connect to %s: a cloud metadata address", e.Addr)
+}
+
+// RedirectError is a redirect to another scheme or host, refused so that the
+// token and the request body are not sent there.
+type RedirectError struct {
+	From, To string // scheme://host of the request and of the Location
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("refusing vault redirect from %s to %s: another host would receive the token", e.From, e.To)
+}
+
+// Metadata addresses. This is vault-env's own small copy (vault-env links
+// nothing from the webhook); the webhook refuses the same addresses in
+// vault-addr annotations.
+var (
+	linkLocal4 = netip.MustParsePrefix("169.254.0.0/16")
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	metadata6  = []netip.Addr{netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("fd20:ce::254")}
+)
+
+// isMetadata reports whether a is a cloud metadata address, in any of its
+// IPv6 spellings of an IPv4 address.
+func isMetadata(a netip.Addr) bool {
+	a = a.WithZone("").Unmap()
+	if a.Is6() {
+		for _, m := range metadata6 {
+			if a == m {
+				return true
+			}
+		}
+		b := a.As16()
+		var zero [12]byte
+		if [12]byte(b[:12]) == zero || nat64.Contains(a) { // IPv4-compatible ::a.b.c.d, or NAT64
+			a = netip.AddrFrom4([4]byte(b[12:]))
+		}
+	}
+	return a.Is4() && linkLocal4.Contains(a)
+}
+
+// controlFunc is net.Dialer.ControlContext: it sees the resolved address of
+// every connection attempt before connect(2).
+type controlFunc func(ctx context.Context, network, address string, c syscall.RawConn) error
+
+// refuseMetadata is the dial guard.
+func refuseMetadata(_ context.Context, _, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("failed to check dial address %q: %w", address, err)
+	}
+	if isMetadata(ap.Addr()) {
+		return &MetadataAddressError{Addr: ap.Addr().Unmap()}
+	}
+	return nil
+}
+
+// guardedDialer is cleanhttp's dialer (30s timeout and keep-alive) with the
+// dial guard; next, when not nil, runs after it (a test hook).
+func guardedDialer(next controlFunc) *net.Dialer {
+	return &net.Dialer{
+		Timeout:   30 * time.Second,
+		KeepAlive: 30 * time.Second,
+		ControlContext: func(ctx context.Context, network, address string, c syscall.RawConn) error {
+			if err := refuseMetadata(ctx, network, address, c); err != nil {
+				return err
+			}
+			if next != nil {
+				return next(ctx, network, address, c)
+			}
+			return nil
+		},
+	}
+}
+
+// redirectGuard refuses redirect responses that point at another origin.
+type redirectGuard struct {
+	next http.RoundTripper
+}
+
+func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		loc, lerr := resp.Location()
+		if lerr == nil && !sameOrigin(req.URL, loc) {
+			resp.Body.Close()
+			return nil, &RedirectError{From: origin(req.URL), To: origin(loc)}
+		}
+	}
+	return resp, nil
+}
+
+// checkRedirect is the http.Client's: net/http never follows a redirect
+// itself (vault/api does, through the guard above).
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > 0 && !sameOrigin(via[0].URL, req.URL) {
+		return &RedirectError{From: origin(via[0].URL), To: origin(req.URL)}
+	}
+	return http.ErrUseLastResponse
+}
+
+// checkRetry is vault/api's DefaultRetryPolicy, except that a refusal of a
+// guard is final.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	var (
+		re *RedirectError
+		me *MetadataAddressError
+	)
+	if errors.As(err, &re) || errors.As(err, &me) {
+		return false, err
+	}
+	return api.DefaultRetryPolicy(ctx, resp, err)
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && a.Host == b.Host
+}
+
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
