@@ -27,8 +27,8 @@ import (
 // without --create-namespace), checks the two wrong ways are refused before
 // anything is created, and that helm uninstall leaves none of the release's
 // objects. A unique release and namespace keep it apart from the sandbox's
-// own webhook registration; the release's webhook has no running pod here
-// (failurePolicy Ignore), and lives only for the seconds of the test.
+// own install; the release's pods run on the node, and a pod is mutated
+// through the release alone while the sandbox's webhook is scaled to zero.
 func TestShipHelmInstallReadme(t *testing.T) {
 	env := sandbox.Get(t)
 	kubeconfig := "--kubeconfig=" + env.Kubeconfig
@@ -99,6 +99,31 @@ func TestShipHelmInstallReadme(t *testing.T) {
 	if got := len(list(kinds, false)) + len(list("services,serviceaccounts,deployments,networkpolicies", true)); got < 9 {
 		t.Fatalf("after install, %d of the release's objects found, want at least 9", got)
 	}
+
+	// The release serves: its pods run on the node and, with the sandbox's
+	// own webhook scaled to zero (its failurePolicy is Ignore), a pod is
+	// mutated through the release's Service alone.
+	if out, err := shipKubectl(t, nil, "-n", ns, "rollout", "status", "deployment", "--timeout=180s"); err != nil {
+		t.Fatalf("the release's webhook did not become available: %v\n%s", err, out)
+	}
+	shipScaleSandboxWebhook(t, env, 0)
+	probe := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "helm-probe"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox", Command: []string{"true"},
+			Env: []corev1.EnvVar{{Name: "S", Value: "vault:secret/data/helm#KEY"}}}}}}
+	served := createNamespace(t)
+	var mutated *corev1.Pod
+	poll(t, waitTimeout, "a pod mutated through the Helm release's webhook", func() (bool, error) {
+		p, err := shipDryRunPod(t, served, probe)
+		if err != nil {
+			return false, nil // the guard refuses while no webhook answers
+		}
+		mutated = p
+		return true, nil
+	})
+	if c := mutated.Spec.Containers[0].Command; len(c) == 0 || !strings.HasSuffix(c[0], "vault-env") {
+		t.Fatalf("the pod admitted through the release's webhook was not mutated: command %q", c)
+	}
+	shipScaleSandboxWebhook(t, env, 2)
 
 	if out, err := shipHelmCmd(t, "uninstall", rel, "-n", ns, kubeconfig); err != nil {
 		t.Fatalf("helm uninstall failed: %v\n%s", err, out)
@@ -265,5 +290,30 @@ func TestShipCopyContainerHasNoToken(t *testing.T) {
 	}
 	if token, _ := mounts(pod.Spec.Containers[0]); !token {
 		t.Errorf("the application container lost its ServiceAccount token: %+v", pod.Spec.Containers[0].VolumeMounts)
+	}
+}
+
+// shipScaleSandboxWebhook scales the sandbox's own webhook Deployment to n
+// replicas and waits until exactly n of its pods exist (and, for n > 0, are
+// available); the scale is restored to 2 when the test ends.
+func shipScaleSandboxWebhook(t *testing.T, env *sandbox.Env, n int) {
+	t.Helper()
+	scale := func(n int) error {
+		_, err := shipKubectl(t, nil, "-n", env.WebhookNamespace, "scale", "deployment/vault-secrets-webhook", fmt.Sprintf("--replicas=%d", n))
+		return err
+	}
+	if err := scale(n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Cleanup(func() { _ = scale(2) })
+		poll(t, waitTimeout, "the sandbox webhook's pods to be gone", func() (bool, error) {
+			out, err := shipKubectl(t, nil, "-n", env.WebhookNamespace, "get", "pods", "-l", "app.kubernetes.io/instance=vault-secrets-webhook", "-o", "name")
+			return err == nil && len(strings.TrimSpace(string(out))) == 0, nil
+		})
+		return
+	}
+	if out, err := shipKubectl(t, nil, "-n", env.WebhookNamespace, "rollout", "status", "deployment/vault-secrets-webhook", "--timeout=180s"); err != nil {
+		t.Fatalf("the sandbox webhook did not come back: %v\n%s", err, out)
 	}
 }

@@ -5,7 +5,9 @@ package e2e
 // process environments are the real thing.
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,13 +208,13 @@ func TestNodeRestrictedNamespace(t *testing.T) {
 // TestNodeWebhookPodKilled: while pods are being created, the webhook's pods
 // are killed. No stored pod holds a literal vault: value without vault-env
 // (the webhook answers, or the guard policy refuses the pod), and the
-// replacements serve with the same caBundle.
+// replacements serve with a caBundle that still holds every CA it held.
 func TestNodeWebhookPodKilled(t *testing.T) {
 	env := sandbox.Get(t)
 	c := kubeClient(t)
 	ctx := testContext(t)
 	caBundle := func() string {
-		var mwc struct {
+		var mwc struct { // caBundle as the API sends it: base64 of PEM
 			Webhooks []struct {
 				ClientConfig struct {
 					CABundle string `json:"caBundle"`
@@ -274,14 +276,40 @@ func TestNodeWebhookPodKilled(t *testing.T) {
 		_, err := shipKubectl(t, nil, "-n", env.WebhookNamespace, "wait", "--for=condition=Available", "--timeout=5s", "deployment/vault-secrets-webhook")
 		return err == nil, nil
 	})
-	if after := caBundle(); after != before {
-		t.Errorf("the replacement webhook published another caBundle")
+	// Each replica publishes the CA of its own self-signed certificate by
+	// merging it into the caBundle: the replacements add theirs and drop
+	// none that callers may still be verifying against.
+	after := caBundle()
+	afterPEM := strings.Join(pemBlocks(t, after), "")
+	for _, ca := range pemBlocks(t, before) {
+		if !strings.Contains(afterPEM, ca) {
+			t.Errorf("a CA published before the replacement was dropped from the caBundle")
+		}
 	}
+	t.Logf("caBundle: %d CAs before, %d after", len(pemBlocks(t, before)), len(pemBlocks(t, after)))
 	// and it serves: a pod created now is mutated
 	p := createPod(t, ns, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "after"}, Spec: corev1.PodSpec{
 		RestartPolicy: corev1.RestartPolicyNever, NodeSelector: map[string]string{"vsw-e2e": "never"}, Containers: []corev1.Container{{Name: "app", Image: "busybox", Command: []string{"true"},
 			Env: []corev1.EnvVar{{Name: "S", Value: "vault:secret/data/none#KEY"}}}}}})
 	if !strings.HasSuffix(p.Spec.Containers[0].Command[0], "vault-env") {
 		t.Errorf("a pod created after the replacement was not mutated: %q", p.Spec.Containers[0].Command)
+	}
+}
+
+// pemBlocks decodes a base64 caBundle into its PEM certificates, as text.
+func pemBlocks(t *testing.T, b64 string) []string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("the caBundle is not base64: %v", err)
+	}
+	var out []string
+	for rest := raw; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return out
+		}
+		out = append(out, string(pem.EncodeToMemory(block)))
 	}
 }

@@ -6,9 +6,7 @@ package e2e
 // the kubelet stand-in runs it with the secret resolved.
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -39,8 +37,10 @@ type regAuthRegistry struct {
 	addr, user, password string
 }
 
-// regStartAuthRegistry runs the sandbox's docker-registry on a free loopback
-// port with one htpasswd user and stops it (by PID) when the test ends.
+// regStartAuthRegistry runs the sandbox's docker-registry with one htpasswd
+// user on a free port of the node's bridge gateway (where the webhook's pod
+// and containerd reach it), tells the node's containerd it speaks plain
+// HTTP, and stops it (by PID) when the test ends.
 func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 	t.Helper()
 	bin, htpasswd := env.Bin.Registry, env.Bin.Htpasswd
@@ -57,7 +57,7 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 		t.Fatal(err)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(env.Node.Gateway, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +96,15 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 		}
 		if ready {
 			t.Cleanup(stop)
+			hosts := filepath.Join(env.Node.RegistryHosts, r.addr)
+			if err := os.MkdirAll(hosts, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(hosts) })
+			toml := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", "http://"+r.addr, "http://"+r.addr)
+			if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(toml), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			return r
 		}
 		stop()
@@ -148,42 +157,73 @@ func (r *regAuthRegistry) pushBlob(t *testing.T, repo string, data []byte) strin
 	return regSHA(data)
 }
 
-// pushImage pushes an image (Docker schema 2, one empty layer) whose
-// config holds entrypoint and cmd.
-func (r *regAuthRegistry) pushImage(t *testing.T, repo, tag string, entrypoint, cmd []string) {
+// pushImage pushes the sandbox's testapp image (its layers, read from the
+// sandbox registry) under repo:tag, with entrypoint and cmd in its config.
+func (r *regAuthRegistry) pushImage(t *testing.T, env *sandbox.Env, repo, tag string, entrypoint, cmd []string) {
 	t.Helper()
-	var layer bytes.Buffer
-	zw := gzip.NewWriter(&layer)
-	tar.NewWriter(zw).Close()
-	zw.Close()
-	config, _ := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Entrypoint": entrypoint, "Cmd": cmd},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{regSHA(make([]byte, 1024))}},
-	})
+	get := func(path, accept string) []byte {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+env.RegistryAddr+"/v2/library/testapp/"+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET testapp %s from the sandbox registry: HTTP %d", path, resp.StatusCode)
+		}
+		return b
+	}
+	const ociManifest = "application/vnd.oci.image.manifest.v1+json"
+	var m struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+		Layers []map[string]any `json:"layers"`
+	}
+	if err := json.Unmarshal(get("manifests/latest", ociManifest), &m); err != nil || len(m.Layers) == 0 {
+		t.Fatalf("the sandbox's testapp image has no single-platform manifest: %v", err)
+	}
+	var config map[string]any
+	if err := json.Unmarshal(get("blobs/"+m.Config.Digest, ""), &config); err != nil {
+		t.Fatal(err)
+	}
+	cc, _ := config["config"].(map[string]any)
+	if cc == nil {
+		cc = map[string]any{}
+		config["config"] = cc
+	}
+	cc["Entrypoint"], cc["Cmd"] = entrypoint, cmd
+	for _, l := range m.Layers {
+		r.pushBlob(t, repo, get("blobs/"+l["digest"].(string), ""))
+	}
+	configJSON, _ := json.Marshal(config)
 	manifest, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2,
-		"mediaType":     "application/vnd.docker.distribution.manifest.v2+json",
-		"config":        map[string]any{"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config), "digest": r.pushBlob(t, repo, config)},
-		"layers":        []any{map[string]any{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.Len(), "digest": r.pushBlob(t, repo, layer.Bytes())}},
+		"mediaType":     ociManifest,
+		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(configJSON), "digest": r.pushBlob(t, repo, configJSON)},
+		"layers":        m.Layers,
 	})
-	r.send(t, http.MethodPut, "http://"+r.addr+"/v2/"+repo+"/manifests/"+tag, "application/vnd.docker.distribution.manifest.v2+json", manifest, http.StatusCreated)
+	r.send(t, http.MethodPut, "http://"+r.addr+"/v2/"+repo+"/manifests/"+tag, ociManifest, manifest, http.StatusCreated)
 }
 
 // TestRegistryEntrypointFromPrivateImage: a Deployment whose container has no
 // command and whose image is private. The webhook reads the image's
 // ENTRYPOINT and CMD with the pod's imagePullSecret; the stored pod's args
-// hold them; the container, run by the kubelet stand-in, prints the secret.
+// hold them; the node pulls the private image with the same pull secret and
+// the container prints the secret.
 func TestRegistryEntrypointFromPrivateImage(t *testing.T) {
 	t.Parallel()
 	env := sandbox.Get(t)
 	requireProduct(t, env)
 	reg := regStartAuthRegistry(t, env)
-	// The repository name "testapp" makes the stand-in run e2e/cmd/testapp.
 	image := reg.addr + "/e2e/testapp:v1"
 	entrypoint := []string{"/usr/local/bin/testapp", "--from-entrypoint"}
 	cmd := []string{"--from-cmd"}
-	reg.pushImage(t, "e2e/testapp", "v1", entrypoint, cmd)
+	reg.pushImage(t, env, "e2e/testapp", "v1", entrypoint, cmd)
 
 	ns := createNamespace(t)
 	sa := uniqueName(t, "sa")

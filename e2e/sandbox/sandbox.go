@@ -69,6 +69,10 @@ type Node struct {
 	Gateway          string `json:"gateway"` // the bridge's address in the pod range
 	PodCIDR          string `json:"podCIDR"`
 	ContainerdSocket string `json:"containerdSocket"`
+	// RegistryHosts is containerd's registry configuration directory: a
+	// test that runs a registry of its own writes HOST:PORT/hosts.toml
+	// there (containerd reads it at each pull).
+	RegistryHosts string `json:"registryHosts"`
 	// HostBefore is the host's state recorded before `up` (package
 	// e2e/sandbox/node), to compare with while the sandbox runs.
 	HostBefore string `json:"hostBefore"`
