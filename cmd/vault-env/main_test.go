@@ -449,9 +449,17 @@ func TestDaemonNotDumpable(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	sc := bufio.NewScanner(out)
 	var childPid int
+	t.Cleanup(func() {
+		// the app outlives a killed vault-env: kill it too (by the PID it
+		// reported), or every run leaves one behind
+		if childPid > 0 {
+			_ = syscall.Kill(childPid, syscall.SIGKILL)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if s, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
 			childPid, _ = strconv.Atoi(s)
