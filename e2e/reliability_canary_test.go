@@ -152,7 +152,7 @@ func TestReliabilityCanary(t *testing.T) {
 		switch {
 		case strings.HasPrefix(rel, "bin"+string(filepath.Separator)):
 			return nil // our own binaries
-		case strings.HasPrefix(rel, filepath.Join("node", "pod-logs", ns+"_canary_")+"_"):
+		case strings.HasPrefix(rel, filepath.Join("node", "pod-logs", ns+"_canary_")):
 			return nil // the app's own output, checked line by line above
 		}
 		n, found, err := relFileContains(path, forms)

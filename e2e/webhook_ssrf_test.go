@@ -1,11 +1,14 @@
 package e2e
 
 // The SSRF reproduction of issue 16, through the real apiserver and the
-// sandbox's webhook: a pod without a command names an image in an attacker's
-// registry, whose bearer realm points at a local "metadata" listener. The
-// listener must get no connection, the attacker's registry must never see
-// the listener's token, and the refusal names the image and registry without
-// quoting any server.
+// sandbox's webhook (a pod on the node): a pod without a command names an
+// image in an attacker's registry, whose bearer realm points at an internal
+// "metadata" listener. Both listen on the node's bridge gateway, where the
+// webhook's pod reaches them. A plain-http realm must be refused before any
+// connection (the listener gets none); a loopback realm (the webhook pod's
+// own loopback, where its local services would live) is refused by the
+// address guard; the attacker's registry never sees a token; the refusal
+// names the image and registry without quoting any server.
 
 import (
 	"errors"
@@ -25,7 +28,15 @@ import (
 )
 
 func TestWebhookRegistrySSRF(t *testing.T) {
-	sandbox.Get(t)
+	env := sandbox.Get(t)
+	onGateway := func(srv *httptest.Server) {
+		l, err := net.Listen("tcp", net.JoinHostPort(env.Node.Gateway, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
+	}
 	const metaToken = "metadata-credential-e2e"
 	var metaConns atomic.Int32
 	meta := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,18 +48,20 @@ func TestWebhookRegistrySSRF(t *testing.T) {
 			metaConns.Add(1)
 		}
 	}
+	onGateway(meta)
 	meta.StartTLS()
 	t.Cleanup(meta.Close)
 	metaHost := meta.Listener.Addr().String()
 
 	var mu sync.Mutex
 	var seen []string // Authorization headers the attacker received
+	_, metaPort, _ := net.SplitHostPort(metaHost)
 	realms := map[string]string{
-		"plain": "http://" + metaHost + "/latest/api/token",
-		"https": "https://" + metaHost + "/latest/api/token",
-		"name":  "https://" + strings.Replace(metaHost, "127.0.0.1", "localhost", 1) + "/latest/api/token",
+		"plain":    "http://" + metaHost + "/latest/api/token",
+		"loopback": "https://127.0.0.1:" + metaPort + "/latest/api/token",
+		"name":     "https://localhost:" + metaPort + "/latest/api/token",
 	}
-	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	attacker := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Get("Authorization"))
 		mu.Unlock()
@@ -57,6 +70,8 @@ func TestWebhookRegistrySSRF(t *testing.T) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realms[kind]+`",service="evil"`)
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
+	onGateway(attacker)
+	attacker.Start()
 	t.Cleanup(attacker.Close)
 	attackerHost := attacker.Listener.Addr().String()
 
