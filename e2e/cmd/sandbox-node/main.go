@@ -7,7 +7,8 @@
 //	                      exec the kubelet in a mount namespace that keeps its tunables off the host
 //	sandbox-node clean    --dir D --base N --registry-port P --pki K   undo everything the node did to the host
 //	sandbox-node snapshot FILE       record the host's state into FILE
-//	sandbox-node check    FILE       compare the host with FILE; exit 1 and list what it has in addition
+//	sandbox-node check    FILE BASE  compare the host with FILE; exit 1 and list what it has in addition
+//	                                 (but what other running sandbox nodes own), after the sandbox at BASE stopped
 package main
 
 import (
@@ -35,11 +36,20 @@ func run(args []string) error {
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "snapshot", "check":
+	case "snapshot":
 		if len(args) != 1 {
-			return fmt.Errorf("usage: sandbox-node %s FILE", cmd)
+			return errors.New("usage: sandbox-node snapshot FILE")
 		}
-		return snapshot(cmd, args[0])
+		return snapshot(cmd, args[0], 0)
+	case "check":
+		if len(args) != 2 {
+			return errors.New("usage: sandbox-node check FILE BASE")
+		}
+		var base int
+		if _, err := fmt.Sscan(args[1], &base); err != nil {
+			return fmt.Errorf("base %q is not a port number", args[1])
+		}
+		return snapshot(cmd, args[0], base)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	dir := fs.String("dir", "", "the node's directory")
@@ -89,7 +99,7 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func snapshot(cmd, file string) error {
+func snapshot(cmd, file string, base int) error {
 	now := node.TakeSnapshot()
 	if cmd == "snapshot" {
 		b, err := json.MarshalIndent(now, "", " ")
@@ -108,9 +118,11 @@ func snapshot(cmd, file string) error {
 	}
 	// Only what appeared counts: what went away meanwhile is other
 	// processes' business (a build's cgroups and mounts), not a leftover.
+	// Another sandbox's node running meanwhile is not a leftover either.
+	others := node.FindOthers(base)
 	var added []string
 	for _, l := range node.Diff(before, now) {
-		if strings.HasPrefix(l, "+") {
+		if strings.HasPrefix(l, "+") && !others.Theirs(l) {
 			added = append(added, l)
 		}
 	}

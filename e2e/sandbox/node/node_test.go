@@ -119,3 +119,25 @@ func TestUnescapeMount(t *testing.T) {
 		t.Errorf("unescapeMount = %q", got)
 	}
 }
+
+func TestOthersTheirs(t *testing.T) {
+	o := OthersRunning{Names: []string{"vsw20010", "vsw-20010"}, Dirs: []string{"/tmp/other/node"}}
+	for line, want := range map[string]bool{
+		"+ cgroup /sys/fs/cgroup/cpu/vsw-20010":               true,
+		"+ cgroup /sys/fs/cgroup/cpu/vsw-20010/kubepods/pod1": true,
+		"+ interface vsw20010":                                true,
+		"+ mount /tmp/other/node/kubelet":                     true,
+		"+ file /var/lib/kubelet/device-plugins":              true, // shared while another node runs
+		"+ cgroup /sys/fs/cgroup/cpu/vsw-17000":               false,
+		"+ interface vsw17000":                                false,
+		"+ mount /tmp/mine/node/kubelet":                      false,
+		"+ sysctl vm/overcommit_memory=1":                     false,
+	} {
+		if got := o.Theirs(line); got != want {
+			t.Errorf("Theirs(%q) = %v, want %v", line, got, want)
+		}
+	}
+	if (OthersRunning{}).Theirs("+ file /var/lib/kubelet") {
+		t.Error("with no other node, a shared path left behind is ours")
+	}
+}

@@ -150,3 +150,73 @@ func rules(cmd string) []string {
 	}
 	return lines
 }
+
+// OthersRunning describes the other sandbox nodes running on this machine,
+// so that a check of one sandbox's leftovers can tell their state from its
+// own: their names (bridges and cgroup roots carry "vsw" and their base) and
+// their directories.
+type OthersRunning struct {
+	Names []string // "vsw17000", "vsw-17000"
+	Dirs  []string // node directories (the parent of each kubelet root)
+}
+
+// FindOthers returns the nodes other than the one at base whose kubelet
+// runs now.
+func FindOthers(base int) OthersRunning {
+	var o OthersRunning
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if filepath.Base(args[0]) != "kubelet" {
+			continue
+		}
+		for _, a := range args {
+			if root, ok := strings.CutPrefix(a, "--root-dir="); ok {
+				o.Dirs = append(o.Dirs, filepath.Dir(root))
+			}
+			if cfg, ok := strings.CutPrefix(a, "--config="); ok {
+				b, _ := os.ReadFile(cfg)
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "cgroupRoot: /vsw-"); ok && v != fmt.Sprint(base) {
+						o.Names = append(o.Names, "vsw"+v, "vsw-"+v)
+					}
+				}
+			}
+		}
+	}
+	return o
+}
+
+// Theirs reports whether a Diff line is about another running node's state.
+func (o OthersRunning) Theirs(line string) bool {
+	for _, n := range o.Names {
+		if strings.Contains(line, "/"+n+"/") || strings.HasSuffix(line, "/"+n) || strings.HasSuffix(line, " "+n) {
+			return true
+		}
+	}
+	for _, d := range o.Dirs {
+		if strings.Contains(line, " "+d+"/") {
+			return true
+		}
+	}
+	if f := strings.Fields(line); len(f) == 3 && f[1] == "interface" && strings.HasPrefix(f[2], "veth") {
+		master, err := os.Readlink("/sys/class/net/" + f[2] + "/master")
+		return err == nil && slices.Contains(o.Names, filepath.Base(master))
+	}
+	if len(o.Dirs) > 0 {
+		// the shared runtime paths stay while another node runs
+		for _, p := range watchedFiles {
+			if strings.Contains(line, " file "+p) {
+				return true
+			}
+		}
+		if strings.Contains(line, " netns ") {
+			return true
+		}
+	}
+	return false
+}
