@@ -8,9 +8,11 @@ package e2e
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -35,12 +37,14 @@ import (
 // regAuthRegistry is a docker-registry with htpasswd auth started by the test.
 type regAuthRegistry struct {
 	addr, user, password string
+	client               *http.Client // trusts the registry's CA
 }
 
 // regStartAuthRegistry runs the sandbox's docker-registry with one htpasswd
-// user on a free port of the node's bridge gateway (where the webhook's pod
-// and containerd reach it), tells the node's containerd it speaks plain
-// HTTP, and stops it (by PID) when the test ends.
+// user, over TLS with a certificate of a CA of the test's, on a free port of
+// the node's bridge gateway (where the webhook's pod and containerd reach
+// it), gives the node's containerd that CA, and stops it (by PID) when the
+// test ends. The webhook does not know the CA: pods set registry-skip-verify.
 func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 	t.Helper()
 	bin, htpasswd := env.Bin.Registry, env.Bin.Htpasswd
@@ -49,6 +53,12 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 	}
 	dir := t.TempDir()
 	r := &regAuthRegistry{user: "puller", password: "pw-" + randomSuffix(t, 16)}
+	ca := relNewCA(t)
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	relWriteAtomic(t, caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
+	ca.writeServing(t, certFile, keyFile, env.Node.Gateway)
+	r.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}}}
+	t.Cleanup(r.client.CloseIdleConnections)
 	out, err := exec.Command(htpasswd, "-Bbn", r.user, r.password).Output()
 	if err != nil {
 		t.Fatalf("htpasswd: %v", err)
@@ -63,8 +73,8 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 		}
 		r.addr = l.Addr().String()
 		l.Close()
-		cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: e2e\n    path: %s\n",
-			filepath.Join(dir, "data"), r.addr, filepath.Join(dir, "htpasswd"))
+		cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n  tls:\n    certificate: %s\n    key: %s\nauth:\n  htpasswd:\n    realm: e2e\n    path: %s\n",
+			filepath.Join(dir, "data"), r.addr, certFile, keyFile, filepath.Join(dir, "htpasswd"))
 		cfgFile := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -86,7 +96,7 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 				continue
 			default:
 			}
-			if resp, err := http.Get("http://" + r.addr + "/v2/"); err == nil {
+			if resp, err := r.client.Get("https://" + r.addr + "/v2/"); err == nil {
 				resp.Body.Close()
 				ready = resp.StatusCode == http.StatusUnauthorized
 			}
@@ -101,7 +111,7 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { os.RemoveAll(hosts) })
-			toml := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", "http://"+r.addr, "http://"+r.addr)
+			toml := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", "https://"+r.addr, "https://"+r.addr, caFile)
 			if err := os.WriteFile(filepath.Join(hosts, "hosts.toml"), []byte(toml), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +133,7 @@ func (r *regAuthRegistry) send(t *testing.T, method, u, contentType string, body
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.SetBasicAuth(r.user, r.password)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, req.URL.Path, err)
 	}
@@ -142,7 +152,7 @@ func regSHA(b []byte) string {
 
 func (r *regAuthRegistry) pushBlob(t *testing.T, repo string, data []byte) string {
 	t.Helper()
-	base := "http://" + r.addr
+	base := "https://" + r.addr
 	resp := r.send(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", "", nil, http.StatusAccepted)
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil {
@@ -207,7 +217,7 @@ func (r *regAuthRegistry) pushImage(t *testing.T, env *sandbox.Env, repo, tag st
 		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(configJSON), "digest": r.pushBlob(t, repo, configJSON)},
 		"layers":        m.Layers,
 	})
-	r.send(t, http.MethodPut, "http://"+r.addr+"/v2/"+repo+"/manifests/"+tag, ociManifest, manifest, http.StatusCreated)
+	r.send(t, http.MethodPut, "https://"+r.addr+"/v2/"+repo+"/manifests/"+tag, ociManifest, manifest, http.StatusCreated)
 }
 
 // TestRegistryEntrypointFromPrivateImage: a Deployment whose container has no
@@ -264,6 +274,8 @@ func TestRegistryEntrypointFromPrivateImage(t *testing.T) {
 		return spec
 	}
 	labels := map[string]string{"app.kubernetes.io/name": "registry-e2e"}
+	// the webhook does not know the test registry's CA (containerd does)
+	skipVerify := map[string]string{"vault.security.banzaicloud.io/registry-skip-verify": "true"}
 	replicas := int32(1)
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -271,7 +283,7 @@ func TestRegistryEntrypointFromPrivateImage(t *testing.T) {
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: podSpec("regcred")},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: skipVerify}, Spec: podSpec("regcred")},
 		},
 	}
 	if err := c.Create(ctx, "/apis/apps/v1/namespaces/"+ns+"/deployments", dep, nil); err != nil {
@@ -306,7 +318,7 @@ func TestRegistryEntrypointFromPrivateImage(t *testing.T) {
 	t.Run("pod args given: CMD is dropped", func(t *testing.T) {
 		spec := podSpec("regcred")
 		spec.Containers[0].Args = []string{"--from-pod"}
-		p := createPod(t, ns, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "with-args"}, Spec: spec})
+		p := createPod(t, ns, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "with-args", Annotations: skipVerify}, Spec: spec})
 		if want := append(slices.Clone(entrypoint), "--from-pod"); !reflect.DeepEqual(p.Spec.Containers[0].Args, want) {
 			t.Errorf("args = %q, want ENTRYPOINT + pod args %q", p.Spec.Containers[0].Args, want)
 		}
@@ -315,7 +327,7 @@ func TestRegistryEntrypointFromPrivateImage(t *testing.T) {
 	t.Run("without the pull secret the pod is refused, naming image and registry", func(t *testing.T) {
 		p := &corev1.Pod{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-			ObjectMeta: metav1.ObjectMeta{Name: "no-pull-secret"},
+			ObjectMeta: metav1.ObjectMeta{Name: "no-pull-secret", Annotations: skipVerify},
 			Spec:       podSpec(),
 		}
 		err := c.Create(ctx, "/api/v1/namespaces/"+ns+"/pods", p, nil)

@@ -81,10 +81,11 @@ func relNewCA(t testing.TB) *relCA {
 	return &relCA{cert: cert, key: key, pool: pool, serial: 1}
 }
 
-// writeServing writes a fresh serving certificate and key for 127.0.0.1 to
-// certFile and keyFile, each replaced atomically (temp file + rename, the way
-// a kubelet updates a mounted Secret), and returns the certificate's serial.
-func (ca *relCA) writeServing(t testing.TB, certFile, keyFile string) int64 {
+// writeServing writes a fresh serving certificate and key for ip (default
+// 127.0.0.1) to certFile and keyFile, each replaced atomically (temp file +
+// rename, the way a kubelet updates a mounted Secret), and returns the
+// certificate's serial.
+func (ca *relCA) writeServing(t testing.TB, certFile, keyFile string, ip ...string) int64 {
 	t.Helper()
 	ca.mu.Lock()
 	ca.serial++
@@ -96,12 +97,12 @@ func (ca *relCA) writeServing(t testing.TB, certFile, keyFile string) int64 {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		Subject:      pkix.Name{CommonName: append(ip, "127.0.0.1")[0]},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:  []net.IP{net.ParseIP(append(ip, "127.0.0.1")[0])},
 		DNSNames:     []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)

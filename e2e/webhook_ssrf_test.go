@@ -70,8 +70,10 @@ func TestWebhookRegistrySSRF(t *testing.T) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realms[kind]+`",service="evil"`)
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
+	// https, as a real registry: the pod's registry-skip-verify lets the
+	// webhook accept its certificate (the pod author controls that)
 	onGateway(attacker)
-	attacker.Start()
+	attacker.StartTLS()
 	t.Cleanup(attacker.Close)
 	attackerHost := attacker.Listener.Addr().String()
 
@@ -82,8 +84,9 @@ func TestWebhookRegistrySSRF(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			image := attackerHost + "/" + kind + "/app:v1"
 			pod := &corev1.Pod{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-				ObjectMeta: metav1.ObjectMeta{Name: "ssrf-" + kind},
+				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+				ObjectMeta: metav1.ObjectMeta{Name: "ssrf-" + kind,
+					Annotations: map[string]string{"vault.security.banzaicloud.io/registry-skip-verify": "true"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
 					Name: "app", Image: image,
 					Env: []corev1.EnvVar{{Name: "S", Value: "vault:secret/data/x#y"}},
