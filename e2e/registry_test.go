@@ -3,7 +3,7 @@ package e2e
 // The registry lookup end to end: a container without a command, whose image
 // sits in a registry behind htpasswd auth, is wrapped with the image's
 // ENTRYPOINT + CMD read by the webhook with the pod's imagePullSecret, and
-// the kubelet stand-in runs it with the secret resolved.
+// the node runs it with the secret resolved.
 
 import (
 	"bytes"

@@ -110,7 +110,7 @@ func TestReliabilityCanary(t *testing.T) {
 		t.Errorf("the app received a VAULT_TOKEN")
 	}
 	// The output outside the app's own environment lines (vault-env's and
-	// the stand-in's logs) must not hold it either.
+	// its init containers' logs) must not hold it either.
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "CANARY_DIRECT=") || strings.HasPrefix(line, "CANARY_VIA_SECRET=") {
 			continue

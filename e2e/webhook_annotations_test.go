@@ -11,7 +11,7 @@ import (
 
 // TestWebhookAnnotations runs pods whose Vault login is steered by
 // annotations: the real apiserver stores the mutation and vault-env, run by
-// the kubelet stand-in, logs in as told and prints the secret.
+// the node, logs in as told and prints the secret.
 func TestWebhookAnnotations(t *testing.T) {
 	t.Parallel()
 	env := sandbox.Get(t)

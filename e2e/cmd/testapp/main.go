@@ -1,6 +1,6 @@
-// Command testapp is the program behind the `testapp` image of the kubelet
-// stand-in (e2e/kubelet). It prints what a container was started with, so
-// tests can assert on it:
+// Command testapp is the program of the sandbox's `testapp` image (built by
+// scripts/image). It prints what a container was started with, so tests can
+// assert on it:
 //
 //	ARG[0]=/usr/local/bin/testapp
 //	ARG[1]=...
@@ -9,8 +9,7 @@
 // then exits 0. Two environment variables change that:
 //
 //   - TESTAPP_SLEEP: a Go duration (e.g. 1h) to sleep after printing, so a
-//     test can stop it once its output was seen (kubelet-standin
-//     --until-output); it exits 0 on SIGTERM.
+//     test can stop it once its output was seen; it exits 0 on SIGTERM.
 //   - TESTAPP_EXIT: the exit code to end with (0-255).
 //
 // Values are printed as they are: use it only with test data.
