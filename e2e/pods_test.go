@@ -59,7 +59,7 @@ func runContainer(t testing.TB, ns, pod, container, until string) (output string
 			}
 			checkStarts(t, p, s)
 			if term := firstTermination(s); term != nil {
-				return initLogs(t, p) + podLog(t, ns, pod, container, s.State.Terminated == nil), int(term.ExitCode)
+				return initLogs(t, p) + terminatedLog(t, ns, pod, container), int(term.ExitCode)
 			}
 			if until != "" && s.State.Running != nil {
 				if log := podLog(t, ns, pod, container, false); strings.Contains(log, until) {
@@ -72,6 +72,31 @@ func runContainer(t testing.TB, ns, pod, container, until string) (output string
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// terminatedLog returns the log of the run of container that terminated. A
+// container that restarts (restartPolicy Always) may start again between a
+// status read and the log read: the status is read again right before, and
+// the log of the previous run is taken once the container restarted.
+func terminatedLog(t testing.TB, ns, pod, container string) string {
+	t.Helper()
+	var log string
+	for range 3 {
+		p, err := kubeClient(t).GetPod(testContext(t), ns, pod)
+		if err != nil {
+			t.Fatalf("failed to read pod %s/%s: %v", ns, pod, err)
+		}
+		for _, s := range p.Status.ContainerStatuses {
+			if s.Name == container {
+				log = podLog(t, ns, pod, container, s.State.Terminated == nil || s.RestartCount > 0)
+			}
+		}
+		if log != "" {
+			return log
+		}
+		time.Sleep(pollInterval)
+	}
+	return log
 }
 
 // firstTermination is how the container ended the first time, if it did.
