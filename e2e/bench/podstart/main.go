@@ -122,6 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err := b.putSecret(ctx); err != nil {
 		return err
 	}
+	load := loadavg()
 	var wrapped, unwrapped []sample
 	for i := -1; i < *n; i++ { // i = -1: the warm-up pair
 		order := []bool{true, false}
@@ -143,8 +144,17 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			}
 		}
 	}
-	fmt.Print(markdown(wrapped, unwrapped))
+	fmt.Print(markdown(wrapped, unwrapped, load+" before, "+loadavg()+" after"))
 	return nil
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 func newBencher(env *sandbox.Env) (*bencher, error) {
@@ -329,7 +339,7 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 func diff(d time.Duration) string { return fmt.Sprintf("%+.2f s", d.Seconds()) }
 func mib(v int64) string          { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
 
-func markdown(wrapped, unwrapped []sample) string {
+func markdown(wrapped, unwrapped []sample, load string) string {
 	var sb strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
 	ws, us := summarize(wrapped), summarize(unwrapped)
@@ -339,17 +349,19 @@ func markdown(wrapped, unwrapped []sample) string {
 	w("(kubelet, containerd, runc). *wrapped*: its env value names the Vault secret, the webhook adds\n")
 	w("copy-vault-env and vault-env fetches the secret; *unwrapped*: the same pod with the value as a\n")
 	w("literal and the label `security.banzaicloud.io/mutate: skip` (never sent to the webhook).\n")
-	w("Alternated after one unmeasured warm-up of each; each pod deleted and gone before the next.\n\n")
+	w("Alternated after one unmeasured warm-up of each; each pod deleted and gone before the next.\n")
+	w("Load average %s.\n\n", load)
 	w("| pod | n | median | p90 | min | max |\n|---|---:|---:|---:|---:|---:|\n")
 	w("| wrapped | %d | %s | %s | %s | %s |\n", len(wrapped), secs(ws.median), secs(ws.p90), secs(ws.min), secs(ws.max))
 	w("| unwrapped | %d | %s | %s | %s | %s |\n", len(unwrapped), secs(us.median), secs(us.p90), secs(us.min), secs(us.max))
 	w("| difference | | %s | %s | %s | %s |\n\n", diff(ws.median-us.median), diff(ws.p90-us.p90), diff(ws.min-us.min), diff(ws.max-us.max))
 	peaks := peaksOf(wrapped)
 	slices.Sort(peaks)
-	w("copy-vault-env peak memory: %s–%s (median %s) of its %s limit, n=%d. Read as the wrapped\n",
+	w("copy-vault-env peak memory: %s–%s (median %s) of its %s limit, n=%d.\n",
 		mib(peaks[0]), mib(peaks[len(peaks)-1]), mib(peaks[len(peaks)/2]), wrapped[0].limit.String(), len(peaks))
-	w("pod cgroup's memory.max_usage_in_bytes once the app has printed: the copy runs first and alone,\n")
-	w("so this bounds its own peak from above (it includes the app's, and the unwrapped pod's is %s).\n",
+	w("Read as the wrapped pod cgroup's memory.max_usage_in_bytes once the app has printed: the copy\n")
+	w("runs first and alone, so this bounds its own peak from above (the app container's vault-env and\n")
+	w("app count too; the unwrapped pod's cgroup peaks at %s).\n",
 		mib(slices.Max(peaksOf(unwrapped))))
 	return sb.String()
 }
