@@ -354,16 +354,24 @@ func markdown(wrapped, unwrapped []sample, load string) string {
 	w("| pod | n | median | p90 | min | max |\n|---|---:|---:|---:|---:|---:|\n")
 	w("| wrapped | %d | %s | %s | %s | %s |\n", len(wrapped), secs(ws.median), secs(ws.p90), secs(ws.min), secs(ws.max))
 	w("| unwrapped | %d | %s | %s | %s | %s |\n", len(unwrapped), secs(us.median), secs(us.p90), secs(us.min), secs(us.max))
-	w("| difference | | %s | %s | %s | %s |\n\n", diff(ws.median-us.median), diff(ws.p90-us.p90), diff(ws.min-us.min), diff(ws.max-us.max))
+	w("| wrapped − unwrapped | | %s | %s | %s | %s |\n\n", diff(ws.median-us.median), diff(ws.p90-us.p90), diff(ws.min-us.min), diff(ws.max-us.max))
 	peaks := peaksOf(wrapped)
 	slices.Sort(peaks)
 	w("copy-vault-env peak memory: %s–%s (median %s) of its %s limit, n=%d.\n",
-		mib(peaks[0]), mib(peaks[len(peaks)-1]), mib(peaks[len(peaks)/2]), wrapped[0].limit.String(), len(peaks))
+		mib(peaks[0]), mib(peaks[len(peaks)-1]), mib(int64(bench.Median(floats(peaks)))), wrapped[0].limit.String(), len(peaks))
 	w("Read as the wrapped pod cgroup's memory.max_usage_in_bytes once the app has printed: the copy\n")
 	w("runs first and alone, so this bounds its own peak from above (the app container's vault-env and\n")
 	w("app count too; the unwrapped pod's cgroup peaks at %s).\n",
 		mib(slices.Max(peaksOf(unwrapped))))
 	return sb.String()
+}
+
+func floats(vs []int64) []float64 {
+	f := make([]float64, len(vs))
+	for i, v := range vs {
+		f[i] = float64(v)
+	}
+	return f
 }
 
 func peaksOf(ss []sample) []int64 {
