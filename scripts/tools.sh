@@ -26,9 +26,11 @@ mkdir -p "$cache"
 log() { printf 'tools: %s\n' "$*" >&2; }
 
 # runc, the CNI plugins and iptables are the node's; busybox-static, buildah and
-# skopeo build and move images; gcc builds the static pause binary.
+# skopeo build and move images; gcc builds the static pause binary; mariadb-server
+# is the database of the daemon-mode e2e test (it starts its own mariadbd).
 APT_PACKAGES=(etcd-server etcd-client docker-registry apache2-utils redis-server jq openssl curl ca-certificates util-linux
-	runc containernetworking-plugins busybox-static buildah skopeo gcc libc6-dev iproute2 iptables)
+	runc containernetworking-plugins busybox-static buildah skopeo gcc libc6-dev iproute2 iptables
+	mariadb-server mariadb-client)
 
 apt_install() {
 	local missing=()

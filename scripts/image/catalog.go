@@ -44,6 +44,7 @@ var catalog = map[string]func(*builder, context.Context) ([]output, error){
 		return b.product(ctx, "vault-env", "./cmd/vault-env", []oci.Entry{link}, nil)
 	},
 	"testapp":    (*builder).testapp,
+	"mysqllogin": (*builder).mysqllogin,
 	"pause":      (*builder).pause,
 	"busybox":    (*builder).busyboxImages,
 	"distroless": (*builder).distroless,
@@ -51,7 +52,7 @@ var catalog = map[string]func(*builder, context.Context) ([]output, error){
 }
 
 // sandboxImages are what `build sandbox` means.
-var sandboxImages = []string{"vault-secrets-webhook", "vault-env", "testapp", "pause", "busybox"}
+var sandboxImages = []string{"vault-secrets-webhook", "vault-env", "testapp", "mysqllogin", "pause", "busybox"}
 
 // defaultPath is the PATH of every image (distroless' and alpine's).
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,13 +92,29 @@ func (b *builder) product(ctx context.Context, name, pkg string, extra []oci.Ent
 }
 
 func (b *builder) testapp(ctx context.Context) ([]output, error) {
-	cfg := oci.ContainerConfig{User: nonroot, Env: []string{defaultPath}, WorkingDir: "/home/nonroot", Entrypoint: []string{"/usr/local/bin/testapp"}}
-	names := []string{"docker.io/library/testapp:latest", "docker.io/library/testapp:1", "docker.io/library/testapp:canary"}
-	l, err := b.goImage(ctx, names, "./e2e/cmd/testapp", "usr/local/bin/testapp", nil, cfg, b.opts.platforms)
+	return b.testImage(ctx, "testapp", "latest", "1", "canary")
+}
+
+// mysqllogin is the application of the daemon-mode e2e test: it logs in to
+// a MySQL server repeatedly with the credentials of its environment.
+func (b *builder) mysqllogin(ctx context.Context) ([]output, error) {
+	return b.testImage(ctx, "mysqllogin", "latest")
+}
+
+// testImage is the image docker.io/library/NAME:TAG (each tag) of the test
+// program ./e2e/cmd/NAME: the distroless base plus /usr/local/bin/NAME as
+// ENTRYPOINT, run as nonroot.
+func (b *builder) testImage(ctx context.Context, name string, tags ...string) ([]output, error) {
+	cfg := oci.ContainerConfig{User: nonroot, Env: []string{defaultPath}, WorkingDir: "/home/nonroot", Entrypoint: []string{"/usr/local/bin/" + name}}
+	var names []string
+	for _, t := range tags {
+		names = append(names, "docker.io/library/"+name+":"+t)
+	}
+	l, err := b.goImage(ctx, names, "./e2e/cmd/"+name, "usr/local/bin/"+name, nil, cfg, b.opts.platforms)
 	if err != nil {
 		return nil, err
 	}
-	return []output{{dir: "testapp", layout: l}}, nil
+	return []output{{dir: name, layout: l}}, nil
 }
 
 // pause is the pod sandbox image: only /pause, run as 65535 like

@@ -11,13 +11,14 @@
 //	vault-secrets-webhook  REPO/vault-secrets-webhook:TAG, EXPOSE 8443
 //	vault-env              REPO/vault-env:TAG, also usable as an image volume (/vault-env)
 //	testapp                docker.io/library/testapp:{latest,1,canary} (e2e/cmd/testapp)
+//	mysqllogin             docker.io/library/mysqllogin:latest (e2e/cmd/mysqllogin)
 //	pause                  registry.k8s.io/pause:{3.10,3.10.1} (e2e/cmd/pause)
 //	busybox                docker.io/library/busybox:{latest,1.36} and
 //	                       docker.io/library/alpine:{latest,3,3.20} (two layouts)
 //	distroless             localhost/vsw-lookalike/distroless-static:nonroot
 //	golang                 localhost/vsw-lookalike/golang:local (busybox + this Go toolchain)
-//	sandbox                the five images the sandbox's node runs: vault-secrets-webhook,
-//	                       vault-env, testapp, pause, busybox
+//	sandbox                the six images the sandbox's node runs: vault-secrets-webhook,
+//	                       vault-env, testapp, mysqllogin, pause, busybox
 //
 // The first two are the product images; the others exist for the sandbox
 // and the tests only. Every image but busybox and golang is shell-free, and
