@@ -2,12 +2,10 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -75,9 +73,9 @@ type builder struct {
 	pod   *corev1.Pod
 	s     *Settings
 	patch *Patch
-	// env is the settings' variables (Settings.env), each boxed once for
-	// every container that gets it; nil until the first container.
-	env []any
+	// env is the settings' variables (Settings.env); nil until the first
+	// container.
+	env []corev1.EnvVar
 	// saMount is the ServiceAccount token mount of the first wrapped
 	// container that has one (the vault-agent container gets a copy: the
 	// apiserver mounts tokens only into containers that existed before the
@@ -142,13 +140,13 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	}
 	args = append(args, c.Args...)
 
-	paths := pathsOf(kind, i)
+	paths := newContainerPaths(kind, i)
 	p := b.patch
-	p.Set(paths.command, binaryCommand)
+	p.Set(paths.command, []string{BinaryPath})
 	p.Set(paths.args, args)
 
 	hasMounts := len(c.VolumeMounts) > 0
-	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, vaultEnvMount)
+	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath})
 	if b.s.TLSSecret != "" {
 		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
@@ -163,11 +161,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	// any other (from a ConfigMap or Secret through envFrom, or from the
 	// image) cannot steer its login.
 	if b.env == nil {
-		env := b.s.env()
-		b.env = make([]any, len(env))
-		for k, e := range env {
-			b.env[k] = e
-		}
+		b.env = b.s.env()
 	}
 	inEnv := func(name string) bool {
 		return slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name })
@@ -179,11 +173,10 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		}
 	}
 	for _, e := range b.env {
-		name := e.(corev1.EnvVar).Name
-		if inEnv(name) {
+		if inEnv(e.Name) {
 			continue
 		}
-		spec = append(spec, name)
+		spec = append(spec, e.Name)
 		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, e)
 	}
 	if !inEnv(SpecVarsEnv) {
@@ -223,13 +216,6 @@ func steersVaultEnv(name string) bool {
 	return false
 }
 
-// Values every wrapped container gets, boxed once. Patch values are only
-// read (encoded), never changed.
-var (
-	binaryCommand any = []string{BinaryPath}
-	vaultEnvMount any = corev1.VolumeMount{Name: VolumeName, MountPath: MountPath}
-)
-
 // containerPaths are the JSON pointers wrap writes for one container.
 type containerPaths struct {
 	base, command, args, volumeMounts, volumeMountsDash, env, envDash string
@@ -240,31 +226,6 @@ func newContainerPaths(kind string, i int) *containerPaths {
 	return &containerPaths{base: base, command: base + "/command", args: base + "/args",
 		volumeMounts: base + "/volumeMounts", volumeMountsDash: base + "/volumeMounts/-",
 		env: base + "/env", envDash: base + "/env/-"}
-}
-
-// The paths of the first containers and init containers are built once.
-const pathsCached = 16
-
-var cachedPaths = func() (t [2][pathsCached]*containerPaths) {
-	for i := range pathsCached {
-		t[0][i] = newContainerPaths("containers", i)
-		t[1][i] = newContainerPaths("initContainers", i)
-	}
-	return t
-}()
-
-// pathsOf returns the paths of container i of kind ("containers" or
-// "initContainers").
-func pathsOf(kind string, i int) *containerPaths {
-	if i < pathsCached {
-		switch kind {
-		case "containers":
-			return cachedPaths[0][i]
-		case "initContainers":
-			return cachedPaths[1][i]
-		}
-	}
-	return newContainerPaths(kind, i)
 }
 
 // env is the VAULT_* settings written into each wrapped container, in a
@@ -336,17 +297,26 @@ func (s *Settings) securityContext() *corev1.SecurityContext {
 // podLevel adds the marker annotation, the volumes and the init containers.
 // It runs after every container was wrapped: inserting init containers
 // shifts their indices.
-func (b *builder) podLevel(defaultImage string, cache *initCache) {
+func (b *builder) podLevel(defaultImage string) {
 	p, s, pod := b.patch, b.s, b.pod
 	if len(pod.Annotations) == 0 {
 		p.Set("/metadata/annotations", map[string]string{MutatedAnnotation: "true"})
 	} else {
-		p.Set(mutatedAnnotationPath, "true")
+		p.Set(Pointer("metadata", "annotations", MutatedAnnotation), "true")
 	}
 
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, vaultEnvVolume)
-	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, noTokenVolume)
+	// The in-memory volume vault-env is copied into, and the empty one
+	// copy-vault-env mounts over the ServiceAccount token path (one page of
+	// tmpfs: it is mounted read-only and never holds anything).
+	p.Append("/spec/volumes", hasVolumes, map[string]any{
+		"name":     VolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
+	})
+	p.Append("/spec/volumes", hasVolumes, map[string]any{
+		"name":     NoTokenVolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "4Ki"},
+	})
 	if s.TLSSecret != "" {
 		p.Append("/spec/volumes", hasVolumes, map[string]any{
 			"name": TLSVolumeName,
@@ -370,13 +340,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	if image == "" {
 		image = defaultImage
 	}
-	init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
-		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
-	if len(pod.Spec.InitContainers) == 0 && !s.VaultAgent {
-		p.Set("/spec/initContainers", init.list)
-		return
-	}
-	inits := []any{init.container}
+	inits := []any{initContainer(image, s)}
 	if s.VaultAgent {
 		inits = append(inits, b.agentContainer())
 	}
@@ -389,80 +353,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 }
 
-var mutatedAnnotationPath = Pointer("metadata", "annotations", MutatedAnnotation)
-
-// vaultEnvVolume is the in-memory volume vault-env is copied into, encoded
-// once.
-var vaultEnvVolume = func() rawJSON {
-	j, err := json.Marshal(map[string]any{
-		"name":     VolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
-	})
-	if err != nil {
-		panic("admission: failed to encode the vault-env volume: " + err.Error())
-	}
-	return j
-}()
-
-// noTokenVolume is the empty volume copy-vault-env mounts over the
-// ServiceAccount token path, encoded once. One page of tmpfs: it is mounted
-// read-only and never holds anything.
-var noTokenVolume = func() rawJSON {
-	j, err := json.Marshal(map[string]any{
-		"name":     NoTokenVolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "4Ki"},
-	})
-	if err != nil {
-		panic("admission: failed to encode the no-token volume: " + err.Error())
-	}
-	return j
-}()
-
-// initKey is everything the copy-vault-env container depends on.
-type initKey struct {
-	image, pullPolicy                                 string
-	allowPrivEscalation, readOnlyRootFS, runAsNonRoot bool
-	runAsUser, runAsGroup                             int64
-}
-
-// initCache holds the encoded copy-vault-env containers: a pod's settings
-// seldom vary, and encoding the container (by reflection) was the largest
-// part of rendering a patch. At most maxInitCache entries are kept (the
-// image and user come from annotations: the cache must not grow with them).
-type initCache struct {
-	mu sync.Mutex
-	m  map[initKey]initValues
-}
-
-// initValues is one encoded copy-vault-env container as patch values: the
-// container (a rawJSON), and a list holding only it (a []any).
-type initValues struct {
-	container, list any
-}
-
-const maxInitCache = 64
-
-func (c *initCache) get(k initKey) initValues {
-	c.mu.Lock()
-	j, ok := c.m[k]
-	c.mu.Unlock()
-	if ok {
-		return j
-	}
-	var one any = initContainer(k)
-	j = initValues{container: one, list: []any{one}}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[initKey]initValues{}
-	}
-	if len(c.m) < maxInitCache {
-		c.m[k] = j
-	}
-	c.mu.Unlock()
-	return j
-}
-
-// initContainer encodes the copy-vault-env container; it depends on k only.
+// initContainer is the copy-vault-env container.
 //
 // The container copies a file and talks to nobody, so it must not hold the
 // pod's ServiceAccount token. The apiserver's ServiceAccount admission plugin
@@ -475,14 +366,12 @@ func (c *initCache) get(k initKey) initValues {
 // plugin/pkg/admission/serviceaccount, mountServiceAccountToken); the
 // pod-level automountServiceAccountToken would take the token from the
 // application containers too.
-func initContainer(k initKey) rawJSON {
-	s := &Settings{AllowPrivEscalation: k.allowPrivEscalation, ReadOnlyRootFS: k.readOnlyRootFS,
-		RunAsNonRoot: k.runAsNonRoot, RunAsUser: k.runAsUser, RunAsGroup: k.runAsGroup}
-	c := containerJSON{
+func initContainer(image string, s *Settings) containerJSON {
+	return containerJSON{
 		Container: corev1.Container{
 			Name:            InitContainerName,
-			Image:           k.image,
-			ImagePullPolicy: corev1.PullPolicy(k.pullPolicy),
+			Image:           image,
+			ImagePullPolicy: corev1.PullPolicy(s.EnvImagePullPolicy),
 			Command:         []string{VaultEnvInImage, "copy", MountPath},
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: VolumeName, MountPath: MountPath},
@@ -493,11 +382,6 @@ func initContainer(k initKey) rawJSON {
 		},
 		Resources: initResources,
 	}
-	j, err := json.Marshal(c)
-	if err != nil {
-		panic("admission: failed to encode the init container: " + err.Error()) // plain strings and ints: cannot fail
-	}
-	return j
 }
 
 // agentContainer runs the Vault agent, which logs in and writes the token

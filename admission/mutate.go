@@ -71,7 +71,6 @@ type Mutator struct {
 	cfg     Config
 	lookups Lookups
 	images  ImageConfigs
-	inits   initCache
 }
 
 // NewMutator validates cfg. lookups may be nil only in least-privilege mode;
@@ -212,7 +211,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 		}
 		warnings = append(warnings, w...)
 	}
-	b.podLevel(m.cfg.VaultEnvImage, &m.inits)
+	b.podLevel(m.cfg.VaultEnvImage)
 	return Result{Patch: b.patch, Reason: ReasonMutated, Warnings: warnings}, nil
 }
 

@@ -446,9 +446,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	}
 	// Lookups get less than the whole timeout, so that a denial caused by a
 	// slow apiserver or registry is written while the apiserver still waits.
-	// (The timer only starts when a lookup waits on the context.)
-	ctx := withLazyDeadline(r.Context(), start.Add(LookupBudget(timeout)))
-	defer ctx.release()
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(LookupBudget(timeout)))
+	defer cancel()
 
 	// The patch and the answer are written into pooled buffers, released
 	// once the answer is handed to net/http (which copies or sends it
