@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,8 +24,8 @@ import (
 // decodes with encoding/json as before: a syntax error anywhere, a key with
 // an escape or a non-ASCII byte, a key that encoding/json's case-insensitive
 // matching would take for a field the mutation reads, a repeated key, a null
-// or a value of another type where a field is read, invalid UTF-8 or an
-// unpaired surrogate in a string that is read. So for every input, fastDecode
+// or a value of another type where a field is read. A string value with
+// escapes or invalid UTF-8 is decoded by encoding/json. So for every input, fastDecode
 // either gives up or produces what encoding/json produces; FuzzDecodeReview
 // checks exactly that. Small structs with fields it does not read by hand
 // (an env var's resourceFieldRef, a volume mount's propagation, ...) are
@@ -393,7 +392,7 @@ func (d *decoder) str() string {
 	if plain {
 		return d.keep(d.b[start:end])
 	}
-	return d.unescape(d.b[start:end])
+	return d.unescape(d.b[start-1 : end+1])
 }
 
 // keep returns b as a string, copied into the review's string arena: a
@@ -417,62 +416,16 @@ func (d *decoder) keep(b []byte) string {
 // arenaChunk is the least a string arena grows by.
 const arenaChunk = 512
 
-// unescape decodes the inside of a string that has escapes. Invalid UTF-8
-// and unpaired surrogates give up (encoding/json replaces them with U+FFFD;
-// the apiserver never sends them).
+// unescape decodes a string that has escapes or invalid UTF-8, quotes
+// included, with encoding/json: the one JSON string decoder, so such strings
+// read exactly as the fallback reads them. The apiserver seldom sends one
+// (an annotation holding JSON, a \u003c).
 func (d *decoder) unescape(q []byte) string {
-	out := make([]byte, 0, len(q))
-	for i := 0; i < len(q); {
-		c := q[i]
-		switch {
-		case c == '\\':
-			switch q[i+1] {
-			case '"', '\\', '/':
-				out = append(out, q[i+1])
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(q[i+2 : i+6])
-				i += 6
-				if utf16.IsSurrogate(r) {
-					if i+6 > len(q) || q[i] != '\\' || q[i+1] != 'u' {
-						d.giveUp()
-					}
-					r = utf16.DecodeRune(r, hex4(q[i+2:i+6]))
-					if r == utf8.RuneError {
-						d.giveUp()
-					}
-					i += 6
-				}
-				out = utf8.AppendRune(out, r)
-				continue
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
-		default:
-			r, n := utf8.DecodeRune(q[i:])
-			if r == utf8.RuneError && n == 1 {
-				d.giveUp()
-			}
-			out = append(out, q[i:i+n]...)
-			i += n
-		}
+	var s string
+	if json.Unmarshal(q, &s) != nil {
+		d.giveUp()
 	}
-	return string(out)
-}
-
-func hex4(h []byte) rune {
-	return unhex(h[0])<<12 | unhex(h[1])<<8 | unhex(h[2])<<4 | unhex(h[3])
+	return s
 }
 
 // boolean reads true or false.
