@@ -88,7 +88,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	for _, vm := range c.VolumeMounts {
 		p := strings.TrimSuffix(vm.MountPath, "/")
 		if p == "/vault" || strings.HasPrefix(p, "/vault/") {
-			return nil, &Denied{Reason: "conflict", Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
+			return nil, &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
 		}
 		if b.saMount == nil && strings.TrimSuffix(vm.MountPath, "/") == b.s.SATokenDir {
 			v := vm
@@ -99,7 +99,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	args := append(make([]string, 0, len(c.Command)+len(c.Args)), c.Command...)
 	if len(c.Command) == 0 {
 		if m.images == nil {
-			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command: set command (and args) explicitly; this webhook cannot read image %q's entrypoint", c.Name, c.Image)}
+			return nil, &Denied{Reason: RefusedNoCommand, Message: fmt.Sprintf("container %q has no command: set command (and args) explicitly; this webhook cannot read image %q's entrypoint", c.Name, c.Image)}
 		}
 		req := ImageRequest{Image: c.Image, Namespace: ns, ServiceAccount: sa, SkipVerify: b.s.RegistrySkipVerify}
 		for _, ps := range b.pod.Spec.ImagePullSecrets {
@@ -135,7 +135,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			args = append(args, ic.Cmd...)
 		}
 		if len(args) == 0 {
-			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command and image %q has no ENTRYPOINT or CMD", c.Name, c.Image)}
+			return nil, &Denied{Reason: RefusedNoCommand, Message: fmt.Sprintf("container %q has no command and image %q has no ENTRYPOINT or CMD", c.Name, c.Image)}
 		}
 	}
 	args = append(args, c.Args...)

@@ -502,19 +502,19 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		}
 		base.Log(ctx, level, msg, append(attrs, args...)...)
 	})
-	deny := func(code int32, reason, msg string) *responseOut {
+	deny := func(code int32, msg string) *responseOut {
 		return &responseOut{Allowed: false, Status: &statusOut{Code: code, Reason: http.StatusText(int(code)), Message: msg}}
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			logger.Error("panic while deciding admission", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			resp, outcome, reason = deny(http.StatusInternalServerError, "panic", "vault-secrets-webhook: internal error"), OutcomeError, "panic"
+			resp, outcome, reason = deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "panic"
 		}
 	}()
 
 	if req.Kind.Group != "" || req.Kind.Version != "v1" || req.Kind.Kind != "Pod" {
 		logger.Warn("refused review of a kind other than Pod", "kind", req.Kind.Kind)
-		return deny(http.StatusBadRequest, "bad_kind", "vault-secrets-webhook only handles v1 Pods"), OutcomeError, "bad_kind"
+		return deny(http.StatusBadRequest, "vault-secrets-webhook only handles v1 Pods"), OutcomeError, "bad_kind"
 	}
 	if req.SubResource != "" {
 		// e.g. pods/ephemeralcontainers: never touched.
@@ -523,7 +523,7 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 	pod := req.Object
 	if pod == nil {
 		logger.Warn("request object is not a Pod")
-		return deny(http.StatusBadRequest, "bad_object", "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
+		return deny(http.StatusBadRequest, "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
 	}
 	name := pod.Name
 	if name == "" {
@@ -531,8 +531,8 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 	}
 	podName = name
 	if d := checkNamespace(req.Namespace, pod.Namespace); d != nil {
-		logger.Warn("refused review", "reason", d.Reason, "podNamespace", pod.Namespace)
-		return deny(http.StatusBadRequest, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeError, d.Reason
+		logger.Warn("refused review", "reason", string(d.Reason), "podNamespace", pod.Namespace)
+		return deny(http.StatusBadRequest, "vault-secrets-webhook: "+d.Message), OutcomeError, string(d.Reason)
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
 
@@ -542,28 +542,24 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		var le *LookupError
 		switch {
 		case errors.As(err, &d):
-			code := int32(http.StatusBadRequest)
-			if d.Reason == "vault_addr_refused" {
-				code = http.StatusForbidden
-			}
-			logger.Info("pod refused", "reason", d.Reason, "message", d.Message)
-			return deny(code, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeDenied, d.Reason
+			logger.Info("pod refused", "reason", string(d.Reason), "message", d.Message)
+			return deny(d.Reason.httpCode(), "vault-secrets-webhook: "+d.Message), OutcomeDenied, string(d.Reason)
 		case errors.As(err, &le):
 			logger.Error("lookup failed", "kind", le.Kind, "name", le.Name, "error", le.Err.Error())
 			msg := fmt.Sprintf("vault-secrets-webhook: failed to read %s %s", le.Kind, le.Name)
 			if ctx.Err() != nil {
-				return deny(http.StatusGatewayTimeout, "timeout", msg+": timed out"), OutcomeError, "timeout"
+				return deny(http.StatusGatewayTimeout, msg+": timed out"), OutcomeError, "timeout"
 			}
-			return deny(http.StatusInternalServerError, "lookup_failed", msg), OutcomeError, "lookup_failed"
+			return deny(http.StatusInternalServerError, msg), OutcomeError, "lookup_failed"
 		default:
 			logger.Error("mutation failed", "error", err.Error())
-			return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
+			return deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 		}
 	}
 	patch, err := res.Patch.AppendJSON(patchBuf)
 	if err != nil {
 		logger.Error("patch failed", "error", err.Error())
-		return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
+		return deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 	}
 	resp = &responseOut{Allowed: true, Warnings: res.Warnings}
 	if patch != nil {
