@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission/reviewjson"
 )
 
 // TestEncodeMatchesJSON: the hand-written patch and answer are byte for byte
@@ -15,12 +17,13 @@ func TestEncodeMatchesJSON(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.mutator(t)
-			req, _, _, err := decodeReview(tc.review())
+			review, err := reviewjson.Decode(tc.review())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if req.Object != nil {
-				res, err := m.Mutate(context.Background(), Request{Namespace: req.Namespace, Operation: req.Operation, Pod: req.Object})
+			req := review.Request
+			if req.Pod != nil {
+				res, err := m.Mutate(context.Background(), Request{Namespace: req.Namespace, Operation: req.Operation, Pod: req.Pod})
 				if err == nil {
 					checkPatchEncoding(t, res.Patch)
 				}
