@@ -2,10 +2,12 @@ package admission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -172,7 +174,8 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			spec = append(spec, v.Name)
 		}
 	}
-	for _, e := range b.env {
+	for k := range b.env {
+		e := &b.env[k] // by pointer: the patch only reads it
 		if inEnv(e.Name) {
 			continue
 		}
@@ -297,7 +300,7 @@ func (s *Settings) securityContext() *corev1.SecurityContext {
 // podLevel adds the marker annotation, the volumes and the init containers.
 // It runs after every container was wrapped: inserting init containers
 // shifts their indices.
-func (b *builder) podLevel(defaultImage string) {
+func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	p, s, pod := b.patch, b.s, b.pod
 	if len(pod.Annotations) == 0 {
 		p.Set("/metadata/annotations", map[string]string{MutatedAnnotation: "true"})
@@ -306,17 +309,8 @@ func (b *builder) podLevel(defaultImage string) {
 	}
 
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	// The in-memory volume vault-env is copied into, and the empty one
-	// copy-vault-env mounts over the ServiceAccount token path (one page of
-	// tmpfs: it is mounted read-only and never holds anything).
-	p.Append("/spec/volumes", hasVolumes, map[string]any{
-		"name":     VolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
-	})
-	p.Append("/spec/volumes", hasVolumes, map[string]any{
-		"name":     NoTokenVolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "4Ki"},
-	})
+	p.Append("/spec/volumes", hasVolumes, vaultEnvVolume)
+	p.Append("/spec/volumes", hasVolumes, noTokenVolume)
 	if s.TLSSecret != "" {
 		p.Append("/spec/volumes", hasVolumes, map[string]any{
 			"name": TLSVolumeName,
@@ -340,7 +334,9 @@ func (b *builder) podLevel(defaultImage string) {
 	if image == "" {
 		image = defaultImage
 	}
-	inits := []any{initContainer(image, s)}
+	init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
+		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
+	inits := []any{init}
 	if s.VaultAgent {
 		inits = append(inits, b.agentContainer())
 	}
@@ -353,7 +349,71 @@ func (b *builder) podLevel(defaultImage string) {
 	}
 }
 
-// initContainer is the copy-vault-env container.
+// vaultEnvVolume is the in-memory volume vault-env is copied into, encoded
+// once.
+var vaultEnvVolume = func() rawJSON {
+	j, err := json.Marshal(map[string]any{
+		"name":     VolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
+	})
+	if err != nil {
+		panic("admission: failed to encode the vault-env volume: " + err.Error())
+	}
+	return j
+}()
+
+// noTokenVolume is the empty volume copy-vault-env mounts over the
+// ServiceAccount token path, encoded once. One page of tmpfs: it is mounted
+// read-only and never holds anything.
+var noTokenVolume = func() rawJSON {
+	j, err := json.Marshal(map[string]any{
+		"name":     NoTokenVolumeName,
+		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "4Ki"},
+	})
+	if err != nil {
+		panic("admission: failed to encode the no-token volume: " + err.Error())
+	}
+	return j
+}()
+
+// initKey is everything the copy-vault-env container depends on.
+type initKey struct {
+	image, pullPolicy                                 string
+	allowPrivEscalation, readOnlyRootFS, runAsNonRoot bool
+	runAsUser, runAsGroup                             int64
+}
+
+// initCache holds the encoded copy-vault-env containers: a pod's settings
+// seldom vary, and encoding the container (by reflection) was the largest
+// part of rendering a patch. At most maxInitCache entries are kept (the
+// image and user come from annotations: the cache must not grow with them).
+type initCache struct {
+	mu sync.Mutex
+	m  map[initKey]rawJSON
+}
+
+const maxInitCache = 64
+
+func (c *initCache) get(k initKey) rawJSON {
+	c.mu.Lock()
+	j, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return j
+	}
+	j = initContainer(k)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[initKey]rawJSON{}
+	}
+	if len(c.m) < maxInitCache {
+		c.m[k] = j
+	}
+	c.mu.Unlock()
+	return j
+}
+
+// initContainer encodes the copy-vault-env container; it depends on k only.
 //
 // The container copies a file and talks to nobody, so it must not hold the
 // pod's ServiceAccount token. The apiserver's ServiceAccount admission plugin
@@ -366,12 +426,14 @@ func (b *builder) podLevel(defaultImage string) {
 // plugin/pkg/admission/serviceaccount, mountServiceAccountToken); the
 // pod-level automountServiceAccountToken would take the token from the
 // application containers too.
-func initContainer(image string, s *Settings) containerJSON {
-	return containerJSON{
+func initContainer(k initKey) rawJSON {
+	s := &Settings{AllowPrivEscalation: k.allowPrivEscalation, ReadOnlyRootFS: k.readOnlyRootFS,
+		RunAsNonRoot: k.runAsNonRoot, RunAsUser: k.runAsUser, RunAsGroup: k.runAsGroup}
+	c := containerJSON{
 		Container: corev1.Container{
 			Name:            InitContainerName,
-			Image:           image,
-			ImagePullPolicy: corev1.PullPolicy(s.EnvImagePullPolicy),
+			Image:           k.image,
+			ImagePullPolicy: corev1.PullPolicy(k.pullPolicy),
 			Command:         []string{VaultEnvInImage, "copy", MountPath},
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: VolumeName, MountPath: MountPath},
@@ -382,6 +444,11 @@ func initContainer(image string, s *Settings) containerJSON {
 		},
 		Resources: initResources,
 	}
+	j, err := json.Marshal(c)
+	if err != nil {
+		panic("admission: failed to encode the init container: " + err.Error()) // plain strings and ints: cannot fail
+	}
+	return j
 }
 
 // agentContainer runs the Vault agent, which logs in and writes the token

@@ -18,6 +18,12 @@ import (
 // U+2029 and invalid UTF-8 included). Values of other types go through
 // encoding/json.
 
+// rawJSON is a value already encoded (by encoding/json), written as is.
+type rawJSON []byte
+
+// MarshalJSON lets encoding/json write a rawJSON as is too.
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
+
 // appendJSON appends the JSON encoding of v.
 func appendJSON(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
@@ -27,15 +33,15 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return strconv.AppendBool(b, v), nil
 	case []string:
 		return appendStrings(b, v), nil
+	case rawJSON:
+		return append(b, v...), nil
+	case *corev1.EnvVar:
+		if v.ValueFrom == nil {
+			return appendPlainEnvVar(b, v), nil
+		}
 	case corev1.EnvVar:
 		if v.ValueFrom == nil {
-			b = append(b, `{"name":`...)
-			b = appendString(b, v.Name)
-			if v.Value != "" {
-				b = append(b, `,"value":`...)
-				b = appendString(b, v.Value)
-			}
-			return append(b, '}'), nil
+			return appendPlainEnvVar(b, &v), nil
 		}
 	case corev1.VolumeMount:
 		if v.RecursiveReadOnly == nil && v.MountPropagation == nil && v.SubPathExpr == "" && v.BindMountOptions == nil {
@@ -66,6 +72,17 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, j...), nil
+}
+
+// appendPlainEnvVar writes an env var without valueFrom.
+func appendPlainEnvVar(b []byte, v *corev1.EnvVar) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, v.Name)
+	if v.Value != "" {
+		b = append(b, `,"value":`...)
+		b = appendString(b, v.Value)
+	}
+	return append(b, '}')
 }
 
 func appendSlice[E any](b []byte, v []E) ([]byte, error) {

@@ -71,6 +71,7 @@ type Mutator struct {
 	cfg     Config
 	lookups Lookups
 	images  ImageConfigs
+	inits   initCache
 }
 
 // NewMutator validates cfg. lookups may be nil only in least-privilege mode;
@@ -211,7 +212,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 		}
 		warnings = append(warnings, w...)
 	}
-	b.podLevel(m.cfg.VaultEnvImage)
+	b.podLevel(m.cfg.VaultEnvImage, &m.inits)
 	return Result{Patch: b.patch, Reason: ReasonMutated, Warnings: warnings}, nil
 }
 
