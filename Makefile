@@ -14,6 +14,12 @@ IMAGE_TAG ?= latest
 IMAGE_DIR ?= bin/images
 IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
 
+# required runs a script that `make test` cannot do without: a missing script,
+# or one that lost its exec bit, fails the target.
+define required
+	@if [ -x scripts/$(1) ]; then scripts/$(1) $(2); else echo "make: scripts/$(1) is missing or not executable" >&2; exit 1; fi
+endef
+
 # optional runs an optional script, or says plainly that it does not exist yet.
 define optional
 	@if [ -x scripts/$(1) ]; then scripts/$(1) $(2); else echo "make: scripts/$(1) does not exist yet" >&2; exit 2; fi
@@ -55,8 +61,8 @@ test: ## everything CI runs: tools, vet, all tests (race) against a FRESH sandbo
 	scripts/tools.sh all
 	go vet ./...
 	VSW_E2E_REQUIRED=1 scripts/sandbox with-fresh go test -race -count=1 -timeout 25m ./...
-	@if [ -x scripts/reproducible ]; then scripts/reproducible; else echo "make: scripts/reproducible does not exist yet; skipped" >&2; fi
-	@if [ -x scripts/deps ]; then scripts/deps; else echo "make: scripts/deps does not exist yet; skipped" >&2; fi
+	$(call required,reproducible)
+	$(call required,deps)
 
 .PHONY: e2e
 e2e: ## the end-to-end tests (./e2e/...) against the local sandbox in .sandbox/ (started if needed)

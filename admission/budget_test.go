@@ -7,13 +7,16 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/synctest"
 )
 
 // TestBudgetReader: the first FreeBodyBytes need no budget (the read that
 // sees the end counts: a body of exactly that size takes a chunk); beyond them a
 // body takes chunks as it is read and gives them back on release; when the
 // budget is spent, the read fails with errBusy instead of buffering more.
-func TestBudgetReader(t *testing.T) {
+func TestBudgetReader(t *testing.T) { synctest.Test(t, testBudgetReader) }
+
+func testBudgetReader(t *testing.T) {
 	b := NewBudget(4, 2*BudgetChunk)
 	ctx := context.Background()
 

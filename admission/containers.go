@@ -75,9 +75,9 @@ type builder struct {
 	pod   *corev1.Pod
 	s     *Settings
 	patch *Patch
-	// env is the settings' variables (Settings.env), each boxed once for
-	// every container that gets it; nil until the first container.
-	env []any
+	// env is the settings' variables (Settings.env); nil until the first
+	// container.
+	env []corev1.EnvVar
 	// saMount is the ServiceAccount token mount of the first wrapped
 	// container that has one (the vault-agent container gets a copy: the
 	// apiserver mounts tokens only into containers that existed before the
@@ -90,7 +90,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	for _, vm := range c.VolumeMounts {
 		p := strings.TrimSuffix(vm.MountPath, "/")
 		if p == "/vault" || strings.HasPrefix(p, "/vault/") {
-			return nil, &Denied{Reason: "conflict", Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
+			return nil, &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
 		}
 		if b.saMount == nil && strings.TrimSuffix(vm.MountPath, "/") == b.s.SATokenDir {
 			v := vm
@@ -101,7 +101,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	args := append(make([]string, 0, len(c.Command)+len(c.Args)), c.Command...)
 	if len(c.Command) == 0 {
 		if m.images == nil {
-			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command: set command (and args) explicitly; this webhook cannot read image %q's entrypoint", c.Name, c.Image)}
+			return nil, &Denied{Reason: RefusedNoCommand, Message: fmt.Sprintf("container %q has no command: set command (and args) explicitly; this webhook cannot read image %q's entrypoint", c.Name, c.Image)}
 		}
 		req := ImageRequest{Image: c.Image, Namespace: ns, ServiceAccount: sa, SkipVerify: b.s.RegistrySkipVerify}
 		for _, ps := range b.pod.Spec.ImagePullSecrets {
@@ -137,18 +137,18 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			args = append(args, ic.Cmd...)
 		}
 		if len(args) == 0 {
-			return nil, &Denied{Reason: "no_command", Message: fmt.Sprintf("container %q has no command and image %q has no ENTRYPOINT or CMD", c.Name, c.Image)}
+			return nil, &Denied{Reason: RefusedNoCommand, Message: fmt.Sprintf("container %q has no command and image %q has no ENTRYPOINT or CMD", c.Name, c.Image)}
 		}
 	}
 	args = append(args, c.Args...)
 
-	paths := pathsOf(kind, i)
+	paths := newContainerPaths(kind, i)
 	p := b.patch
-	p.Set(paths.command, binaryCommand)
+	p.Set(paths.command, []string{BinaryPath})
 	p.Set(paths.args, args)
 
 	hasMounts := len(c.VolumeMounts) > 0
-	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, vaultEnvMount)
+	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath})
 	if b.s.TLSSecret != "" {
 		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
@@ -163,11 +163,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	// any other (from a ConfigMap or Secret through envFrom, or from the
 	// image) cannot steer its login.
 	if b.env == nil {
-		env := b.s.env()
-		b.env = make([]any, len(env))
-		for k, e := range env {
-			b.env[k] = e
-		}
+		b.env = b.s.env()
 	}
 	inEnv := func(name string) bool {
 		return slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name })
@@ -178,12 +174,12 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			spec = append(spec, v.Name)
 		}
 	}
-	for _, e := range b.env {
-		name := e.(corev1.EnvVar).Name
-		if inEnv(name) {
+	for k := range b.env {
+		e := &b.env[k] // by pointer: the patch only reads it
+		if inEnv(e.Name) {
 			continue
 		}
-		spec = append(spec, name)
+		spec = append(spec, e.Name)
 		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, e)
 	}
 	if !inEnv(SpecVarsEnv) {
@@ -223,13 +219,6 @@ func steersVaultEnv(name string) bool {
 	return false
 }
 
-// Values every wrapped container gets, boxed once. Patch values are only
-// read (encoded), never changed.
-var (
-	binaryCommand any = []string{BinaryPath}
-	vaultEnvMount any = corev1.VolumeMount{Name: VolumeName, MountPath: MountPath}
-)
-
 // containerPaths are the JSON pointers wrap writes for one container.
 type containerPaths struct {
 	base, command, args, volumeMounts, volumeMountsDash, env, envDash string
@@ -240,31 +229,6 @@ func newContainerPaths(kind string, i int) *containerPaths {
 	return &containerPaths{base: base, command: base + "/command", args: base + "/args",
 		volumeMounts: base + "/volumeMounts", volumeMountsDash: base + "/volumeMounts/-",
 		env: base + "/env", envDash: base + "/env/-"}
-}
-
-// The paths of the first containers and init containers are built once.
-const pathsCached = 16
-
-var cachedPaths = func() (t [2][pathsCached]*containerPaths) {
-	for i := range pathsCached {
-		t[0][i] = newContainerPaths("containers", i)
-		t[1][i] = newContainerPaths("initContainers", i)
-	}
-	return t
-}()
-
-// pathsOf returns the paths of container i of kind ("containers" or
-// "initContainers").
-func pathsOf(kind string, i int) *containerPaths {
-	if i < pathsCached {
-		switch kind {
-		case "containers":
-			return cachedPaths[0][i]
-		case "initContainers":
-			return cachedPaths[1][i]
-		}
-	}
-	return newContainerPaths(kind, i)
 }
 
 // env is the VAULT_* settings written into each wrapped container, in a
@@ -341,12 +305,12 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	if len(pod.Annotations) == 0 {
 		p.Set("/metadata/annotations", map[string]string{MutatedAnnotation: "true"})
 	} else {
-		p.Set(mutatedAnnotationPath, "true")
+		p.Set(Pointer("metadata", "annotations", MutatedAnnotation), "true")
 	}
 
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, vaultEnvVolume)
-	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, noTokenVolume)
+	p.Append("/spec/volumes", hasVolumes, vaultEnvVolume)
+	p.Append("/spec/volumes", hasVolumes, noTokenVolume)
 	if s.TLSSecret != "" {
 		p.Append("/spec/volumes", hasVolumes, map[string]any{
 			"name": TLSVolumeName,
@@ -372,11 +336,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 	init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
 		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
-	if len(pod.Spec.InitContainers) == 0 && !s.VaultAgent {
-		p.Set("/spec/initContainers", init.list)
-		return
-	}
-	inits := []any{init.container}
+	inits := []any{init}
 	if s.VaultAgent {
 		inits = append(inits, b.agentContainer())
 	}
@@ -388,8 +348,6 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		p.Insert("/spec/initContainers", true, i, c)
 	}
 }
-
-var mutatedAnnotationPath = Pointer("metadata", "annotations", MutatedAnnotation)
 
 // vaultEnvVolume is the in-memory volume vault-env is copied into, encoded
 // once.
@@ -431,29 +389,22 @@ type initKey struct {
 // image and user come from annotations: the cache must not grow with them).
 type initCache struct {
 	mu sync.Mutex
-	m  map[initKey]initValues
-}
-
-// initValues is one encoded copy-vault-env container as patch values: the
-// container (a rawJSON), and a list holding only it (a []any).
-type initValues struct {
-	container, list any
+	m  map[initKey]rawJSON
 }
 
 const maxInitCache = 64
 
-func (c *initCache) get(k initKey) initValues {
+func (c *initCache) get(k initKey) rawJSON {
 	c.mu.Lock()
 	j, ok := c.m[k]
 	c.mu.Unlock()
 	if ok {
 		return j
 	}
-	var one any = initContainer(k)
-	j = initValues{container: one, list: []any{one}}
+	j = initContainer(k)
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[initKey]initValues{}
+		c.m = map[initKey]rawJSON{}
 	}
 	if len(c.m) < maxInitCache {
 		c.m[k] = j

@@ -25,7 +25,7 @@
 // operation and outcome, never the object or env values; a review that is
 // allowed logs at debug only (the metrics count it), refusals and errors at
 // info and above. Only the fields of the Pod the mutation reads are decoded
-// (see podIn).
+// (package reviewjson).
 //
 // [Metrics] is a hand-written Prometheus text exposition: reviews by outcome
 // and reason, review duration histogram, lookups by kind and result, and

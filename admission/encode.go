@@ -2,7 +2,6 @@ package admission
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -36,15 +35,13 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return appendStrings(b, v), nil
 	case rawJSON:
 		return append(b, v...), nil
+	case *corev1.EnvVar:
+		if v.ValueFrom == nil {
+			return appendPlainEnvVar(b, v), nil
+		}
 	case corev1.EnvVar:
 		if v.ValueFrom == nil {
-			b = append(b, `{"name":`...)
-			b = appendString(b, v.Name)
-			if v.Value != "" {
-				b = append(b, `,"value":`...)
-				b = appendString(b, v.Value)
-			}
-			return append(b, '}'), nil
+			return appendPlainEnvVar(b, &v), nil
 		}
 	case corev1.VolumeMount:
 		if v.RecursiveReadOnly == nil && v.MountPropagation == nil && v.SubPathExpr == "" && v.BindMountOptions == nil {
@@ -75,6 +72,17 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, j...), nil
+}
+
+// appendPlainEnvVar writes an env var without valueFrom.
+func appendPlainEnvVar(b []byte, v *corev1.EnvVar) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, v.Name)
+	if v.Value != "" {
+		b = append(b, `,"value":`...)
+		b = appendString(b, v.Value)
+	}
+	return append(b, '}')
 }
 
 func appendSlice[E any](b []byte, v []E) ([]byte, error) {
@@ -230,7 +238,7 @@ func appendReview(b []byte, r *responseOut) []byte {
 	}
 	if len(r.Patch) > 0 {
 		b = append(b, `,"patch":"`...)
-		b = appendBase64(b, r.Patch)
+		b = base64.StdEncoding.AppendEncode(b, r.Patch)
 		b = append(b, '"')
 	}
 	if r.PatchType != "" {
@@ -242,36 +250,4 @@ func appendReview(b []byte, r *responseOut) []byte {
 		b = appendStrings(b, r.Warnings)
 	}
 	return append(b, "}}"...)
-}
-
-// base64Pairs holds the two standard base64 characters of every 12-bit
-// value, the first in the low byte: two lookups per three bytes where
-// encoding/base64 makes four (the patch is most of an answer's bytes).
-var base64Pairs = func() (t [1 << 12]uint16) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for i := range t {
-		t[i] = uint16(alphabet[i>>6]) | uint16(alphabet[i&63])<<8
-	}
-	return t
-}()
-
-// appendBase64 appends the standard base64 encoding of src (padded), what
-// encoding/base64.StdEncoding.AppendEncode writes (FuzzAppendBase64).
-func appendBase64(dst, src []byte) []byte {
-	n := base64.StdEncoding.EncodedLen(len(src))
-	dst = slices.Grow(dst, n)
-	out := dst[len(dst) : len(dst)+n]
-	i, o := 0, 0
-	// Six bytes into eight characters, reading eight bytes at a time.
-	for ; i+8 <= len(src); i, o = i+6, o+8 {
-		v := binary.BigEndian.Uint64(src[i:])
-		binary.LittleEndian.PutUint64(out[o:], uint64(base64Pairs[v>>52])|uint64(base64Pairs[v>>40&0xfff])<<16|
-			uint64(base64Pairs[v>>28&0xfff])<<32|uint64(base64Pairs[v>>16&0xfff])<<48)
-	}
-	for ; i+3 <= len(src); i, o = i+3, o+4 {
-		v := uint32(src[i])<<16 | uint32(src[i+1])<<8 | uint32(src[i+2])
-		binary.LittleEndian.PutUint32(out[o:], uint32(base64Pairs[v>>12])|uint32(base64Pairs[v&0xfff])<<16)
-	}
-	base64.StdEncoding.Encode(out[o:], src[i:]) // the last one or two bytes, padded
-	return dst[:len(dst)+n]
 }

@@ -12,7 +12,7 @@ const MaxLookupsPerReview = 100
 
 // tooManyLookups is the refusal of a pod that needs more lookups.
 func tooManyLookups() *Denied {
-	return &Denied{Reason: "too_many_lookups", Message: fmt.Sprintf(
+	return &Denied{Reason: RefusedTooManyLookups, Message: fmt.Sprintf(
 		"the pod needs more than %d Secret, ConfigMap and image lookups (imagePullSecrets included), more than the webhook makes for one pod; set the containers' command explicitly or use fewer references",
 		MaxLookupsPerReview)}
 }
@@ -33,9 +33,9 @@ func (l *lookupCache) charge(n int) error {
 func checkNamespace(requestNS, podNS string) *Denied {
 	switch {
 	case requestNS == "":
-		return &Denied{Reason: "bad_namespace", Message: "the review's request names no namespace"}
+		return &Denied{Reason: RefusedBadNamespace, Message: "the review's request names no namespace"}
 	case podNS != "" && podNS != requestNS:
-		return &Denied{Reason: "bad_namespace", Message: fmt.Sprintf("the review's request namespace %q differs from the pod's %q", requestNS, podNS)}
+		return &Denied{Reason: RefusedBadNamespace, Message: fmt.Sprintf("the review's request namespace %q differs from the pod's %q", requestNS, podNS)}
 	}
 	return nil
 }

@@ -1,15 +1,15 @@
 package admission
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/promtext"
 )
 
 // Metrics counts reviews and lookups and writes them in the Prometheus text
@@ -80,7 +80,7 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.extra = append(m.extra, func(w io.Writer) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help, name, name, formatFloat(value()))
+		promtext.GaugeValue(w, name, help, value())
 	})
 }
 
@@ -100,7 +100,7 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusMethodNotAllowed, "only GET is allowed")
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Content-Type", promtext.ContentType)
 	_ = m.Write(w)
 }
 
@@ -108,29 +108,23 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (m *Metrics) Write(w io.Writer) error {
 	var b strings.Builder
 	m.mu.Lock()
-	b.WriteString("# HELP vsw_admission_reviews_total Admission reviews answered, by outcome and reason.\n")
-	b.WriteString("# TYPE vsw_admission_reviews_total counter\n")
+	promtext.Family(&b, "vsw_admission_reviews_total", promtext.Counter, "Admission reviews answered, by outcome and reason.")
 	for _, k := range sortedKeys(m.reviews) {
-		fmt.Fprintf(&b, "vsw_admission_reviews_total{outcome=%s,reason=%s} %d\n", quote(k[0]), quote(k[1]), m.reviews[k])
+		promtext.Sample(&b, "vsw_admission_reviews_total", promtext.Uint(m.reviews[k]), "outcome", k[0], "reason", k[1])
 	}
-	b.WriteString("# HELP vsw_admission_review_duration_seconds Time to answer an admission review.\n")
-	b.WriteString("# TYPE vsw_admission_review_duration_seconds histogram\n")
-	var cum uint64
-	for i, ub := range durationBuckets {
-		cum += m.buckets[i]
-		fmt.Fprintf(&b, "vsw_admission_review_duration_seconds_bucket{le=%s} %d\n", quote(formatFloat(ub)), cum)
+	cum := make([]uint64, len(m.buckets))
+	var n uint64
+	for i, c := range m.buckets {
+		n += c
+		cum[i] = n
 	}
-	fmt.Fprintf(&b, "vsw_admission_review_duration_seconds_bucket{le=\"+Inf\"} %d\n", m.count)
-	fmt.Fprintf(&b, "vsw_admission_review_duration_seconds_sum %s\n", formatFloat(m.sum))
-	fmt.Fprintf(&b, "vsw_admission_review_duration_seconds_count %d\n", m.count)
-	b.WriteString("# HELP vsw_lookups_total Secret, ConfigMap and image lookups, by kind and result.\n")
-	b.WriteString("# TYPE vsw_lookups_total counter\n")
+	promtext.HistogramValue(&b, "vsw_admission_review_duration_seconds", "Time to answer an admission review.", durationBuckets, cum, m.count, m.sum)
+	promtext.Family(&b, "vsw_lookups_total", promtext.Counter, "Secret, ConfigMap and image lookups, by kind and result.")
 	for _, k := range sortedKeys(m.lookups) {
-		fmt.Fprintf(&b, "vsw_lookups_total{kind=%s,result=%s} %d\n", quote(k[0]), quote(k[1]), m.lookups[k])
+		promtext.Sample(&b, "vsw_lookups_total", promtext.Uint(m.lookups[k]), "kind", k[0], "result", k[1])
 	}
-	b.WriteString("# HELP vsw_admission_reviews_in_flight Admission reviews being answered now.\n")
-	b.WriteString("# TYPE vsw_admission_reviews_in_flight gauge\n")
-	fmt.Fprintf(&b, "vsw_admission_reviews_in_flight %d\n", m.inflight.Load())
+	promtext.Family(&b, "vsw_admission_reviews_in_flight", promtext.Gauge, "Admission reviews being answered now.")
+	promtext.Sample(&b, "vsw_admission_reviews_in_flight", promtext.Int(m.inflight.Load()))
 	extra := slices.Clone(m.extra)
 	m.mu.Unlock()
 	for _, f := range extra {
@@ -153,13 +147,3 @@ func sortedKeys(m map[[2]string]uint64) [][2]string {
 	})
 	return keys
 }
-
-// quote renders a label value: backslash, double quote and newline escaped.
-func quote(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, `"`, `\"`)
-	s = strings.ReplaceAll(s, "\n", `\n`)
-	return `"` + s + `"`
-}
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

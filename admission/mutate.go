@@ -119,7 +119,7 @@ type Result struct {
 
 // Denied is a refusal the user must fix; Message is shown to them.
 type Denied struct {
-	Reason  string // metric label: invalid_annotation, vault_addr_refused, no_command, conflict
+	Reason  RefusalReason
 	Message string
 }
 
@@ -147,7 +147,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 	}
 	s, err := parseSettings(pod.Annotations, m.cfg.Defaults, &m.cfg, sa)
 	if err != nil {
-		return Result{}, &Denied{Reason: "invalid_annotation", Message: err.Error()}
+		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: err.Error()}
 	}
 	if s.Skip {
 		return Result{Patch: &Patch{}, Reason: ReasonSkipAnnotation}, nil
@@ -155,12 +155,12 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 	if v, ok := pod.Annotations[AnnotationPrefix+AnnVaultAddr]; ok && strings.TrimSpace(v) != "" {
 		addr, err := checkVaultAddr(strings.TrimSpace(v), m.cfg.VaultAddr, m.cfg.AllowedVaultAddrs)
 		if err != nil {
-			return Result{}, &Denied{Reason: "vault_addr_refused", Message: err.Error()}
+			return Result{}, &Denied{Reason: RefusedVaultAddr, Message: err.Error()}
 		}
 		s.VaultAddr = addr
 	}
 	if s.VaultAgent && s.VaultAgentConfigMap == "" {
-		return Result{}, &Denied{Reason: "invalid_annotation", Message: "annotation " + AnnotationPrefix + AnnVaultAgent +
+		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: "annotation " + AnnotationPrefix + AnnVaultAgent +
 			" needs " + AnnotationPrefix + AnnVaultAgentConfigMap + " (a ConfigMap with config.hcl): the webhook does not create ConfigMaps"}
 	}
 
@@ -399,16 +399,16 @@ func checkConflicts(pod *corev1.Pod, s *Settings) error {
 	}
 	for _, name := range []string{VolumeName, NoTokenVolumeName, TLSVolumeName, AgentConfigVolumeName} {
 		if taken(name) {
-			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has a volume named %q, which the webhook adds", name)}
+			return &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("pod already has a volume named %q, which the webhook adds", name)}
 		}
 	}
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == AgentContainerName && s.VaultAgent {
-			return &Denied{Reason: "conflict", Message: fmt.Sprintf("pod already has an init container named %q", AgentContainerName)}
+			return &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("pod already has an init container named %q", AgentContainerName)}
 		}
 	}
 	if s.TokenAuthVolume != "" && !taken(s.TokenAuthVolume) {
-		return &Denied{Reason: "invalid_annotation", Message: fmt.Sprintf("annotation %s%s names volume %q, which the pod does not have", AnnotationPrefix, AnnTokenAuthMount, s.TokenAuthVolume)}
+		return &Denied{Reason: RefusedInvalidAnnotation, Message: fmt.Sprintf("annotation %s%s names volume %q, which the pod does not have", AnnotationPrefix, AnnTokenAuthMount, s.TokenAuthVolume)}
 	}
 	return nil
 }

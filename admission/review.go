@@ -2,7 +2,6 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission/reviewjson"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview request body. The apiserver
@@ -51,165 +50,6 @@ type Handler struct {
 	Log          *slog.Logger // may be nil
 	MaxBodyBytes int64        // 0 means DefaultMaxBodyBytes
 	Budget       *Budget      // bounds reviews and body bytes in flight (budget.go); nil: unbounded
-}
-
-// reviewIn is the part of an admission.k8s.io/v1 AdmissionReview the webhook
-// reads. O is *podIn for the one-pass decode, or json.RawMessage for the
-// second pass that only runs when the first failed (to tell a malformed
-// review from an object that is not a Pod).
-type reviewIn[O any] struct {
-	APIVersion string        `json:"apiVersion"`
-	Kind       string        `json:"kind"`
-	Request    *requestIn[O] `json:"request"`
-}
-
-type requestIn[O any] struct {
-	UID  string `json:"uid"`
-	Kind struct {
-		Group   string `json:"group"`
-		Version string `json:"version"`
-		Kind    string `json:"kind"`
-	} `json:"kind"`
-	SubResource string `json:"subResource"`
-	Namespace   string `json:"namespace"`
-	Operation   string `json:"operation"`
-	DryRun      *bool  `json:"dryRun"`
-	Object      O      `json:"object"`
-}
-
-// podIn holds only the Pod fields the mutation reads (decoding a whole
-// corev1.Pod, with resources, probes of every kind, tolerations and volume
-// sources, cost most of a review's CPU). The fields it leaves out are not
-// validated either: the apiserver sends well-formed objects. Whoever makes
-// Mutate read another Pod field adds it here and in toPod; the golden tests
-// (decoded through this type) catch a field that is missing.
-type podIn struct {
-	Metadata struct {
-		Name         string            `json:"name"`
-		GenerateName string            `json:"generateName"`
-		Namespace    string            `json:"namespace"`
-		Annotations  map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
-		ServiceAccountName string                        `json:"serviceAccountName"`
-		ImagePullSecrets   []corev1.LocalObjectReference `json:"imagePullSecrets"`
-		NodeSelector       map[string]string             `json:"nodeSelector"`
-		Affinity           *corev1.Affinity              `json:"affinity"`
-		Volumes            []struct {
-			Name string `json:"name"`
-		} `json:"volumes"`
-		InitContainers []containerIn `json:"initContainers"`
-		Containers     []containerIn `json:"containers"`
-	} `json:"spec"`
-}
-
-// containerIn is the part of a container the mutation reads.
-type containerIn struct {
-	Name           string                         `json:"name"`
-	Image          string                         `json:"image"`
-	Command        []string                       `json:"command"`
-	Args           []string                       `json:"args"`
-	Env            []corev1.EnvVar                `json:"env"`
-	EnvFrom        []corev1.EnvFromSource         `json:"envFrom"`
-	VolumeMounts   []corev1.VolumeMount           `json:"volumeMounts"`
-	RestartPolicy  *corev1.ContainerRestartPolicy `json:"restartPolicy"`
-	LivenessProbe  *probeIn                       `json:"livenessProbe"`
-	ReadinessProbe *probeIn                       `json:"readinessProbe"`
-	StartupProbe   *probeIn                       `json:"startupProbe"`
-}
-
-// probeIn is the part of a probe the mutation reads: an exec probe's
-// command (mutate-probes runs it through vault-env).
-type probeIn struct {
-	Exec *struct {
-		Command []string `json:"command"`
-	} `json:"exec"`
-}
-
-// toProbe builds a probe that holds only the exec command; a probe without
-// one is nil (the mutation reads nothing else of it).
-func (p *probeIn) toProbe() *corev1.Probe {
-	if p == nil || p.Exec == nil {
-		return nil
-	}
-	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: p.Exec.Command}}}
-}
-
-func (c *containerIn) toContainer() corev1.Container {
-	return corev1.Container{
-		Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args,
-		Env: c.Env, EnvFrom: c.EnvFrom, VolumeMounts: c.VolumeMounts, RestartPolicy: c.RestartPolicy,
-		LivenessProbe: c.LivenessProbe.toProbe(), ReadinessProbe: c.ReadinessProbe.toProbe(), StartupProbe: c.StartupProbe.toProbe(),
-	}
-}
-
-func toContainers(in []containerIn) []corev1.Container {
-	if in == nil {
-		return nil
-	}
-	out := make([]corev1.Container, len(in))
-	for i := range in {
-		out[i] = in[i].toContainer()
-	}
-	return out
-}
-
-// toPod builds the corev1.Pod handed to Mutate.
-func (p *podIn) toPod() *corev1.Pod {
-	pod := &corev1.Pod{}
-	pod.Name, pod.GenerateName, pod.Namespace = p.Metadata.Name, p.Metadata.GenerateName, p.Metadata.Namespace
-	pod.Annotations = p.Metadata.Annotations
-	pod.Spec.ServiceAccountName = p.Spec.ServiceAccountName
-	pod.Spec.ImagePullSecrets = p.Spec.ImagePullSecrets
-	pod.Spec.NodeSelector = p.Spec.NodeSelector
-	pod.Spec.Affinity = p.Spec.Affinity
-	if p.Spec.Volumes != nil {
-		pod.Spec.Volumes = make([]corev1.Volume, len(p.Spec.Volumes))
-		for i, v := range p.Spec.Volumes {
-			pod.Spec.Volumes[i].Name = v.Name
-		}
-	}
-	pod.Spec.InitContainers = toContainers(p.Spec.InitContainers)
-	pod.Spec.Containers = toContainers(p.Spec.Containers)
-	return pod
-}
-
-// decodeReview decodes body; pod is nil when the object is missing or not
-// a Pod. Reviews in the apiserver's canonical shape take fastDecode;
-// anything else is decoded by encoding/json (slowDecode), which has the last
-// word on what a malformed or unusual review means.
-func decodeReview(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, err error) {
-	if req, apiVersion, kind, ok := fastDecode(body); ok {
-		return req, apiVersion, kind, nil
-	}
-	return slowDecode(body)
-}
-
-// slowDecode decodes body with encoding/json.
-func slowDecode(body []byte) (req *requestIn[*corev1.Pod], apiVersion, kind string, err error) {
-	var one reviewIn[*podIn]
-	if err := json.Unmarshal(body, &one); err == nil {
-		if one.Request == nil {
-			return nil, one.APIVersion, one.Kind, nil
-		}
-		r := one.Request
-		out := &requestIn[*corev1.Pod]{UID: r.UID, Kind: r.Kind, SubResource: r.SubResource, Namespace: r.Namespace,
-			Operation: r.Operation, DryRun: r.DryRun}
-		if r.Object != nil {
-			out.Object = r.Object.toPod()
-		}
-		return out, one.APIVersion, one.Kind, nil
-	}
-	var raw reviewIn[json.RawMessage]
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, "", "", err
-	}
-	if raw.Request == nil {
-		return nil, raw.APIVersion, raw.Kind, nil
-	}
-	r := raw.Request
-	return &requestIn[*corev1.Pod]{UID: r.UID, Kind: r.Kind, SubResource: r.SubResource, Namespace: r.Namespace,
-		Operation: r.Operation, DryRun: r.DryRun}, raw.APIVersion, raw.Kind, nil
 }
 
 // Request bodies, patches and answers are written into pooled buffers:
@@ -420,15 +260,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 		httpError(w, http.StatusBadRequest, "failed to read request body")
 		return OutcomeError, "bad_body"
 	}
-	req, apiVersion, kind, err := decodeReview(body)
+	review, err := reviewjson.Decode(body)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "request body is not an AdmissionReview")
 		return OutcomeError, "bad_review"
 	}
-	if apiVersion != "admission.k8s.io/v1" || kind != "AdmissionReview" {
+	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
 		httpError(w, http.StatusBadRequest, "only admission.k8s.io/v1 AdmissionReview is supported")
 		return OutcomeError, "bad_api_version"
 	}
+	req := review.Request
 	if req == nil {
 		httpError(w, http.StatusBadRequest, "AdmissionReview has no request")
 		return OutcomeError, "no_request"
@@ -446,9 +287,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	}
 	// Lookups get less than the whole timeout, so that a denial caused by a
 	// slow apiserver or registry is written while the apiserver still waits.
-	// (The timer only starts when a lookup waits on the context.)
-	ctx := withLazyDeadline(r.Context(), start.Add(LookupBudget(timeout)))
-	defer ctx.release()
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(LookupBudget(timeout)))
+	defer cancel()
 
 	// The patch and the answer are written into pooled buffers, released
 	// once the answer is handed to net/http (which copies or sends it
@@ -488,7 +328,7 @@ func (l reviewLogger) Error(msg string, args ...any) { l(slog.LevelError, msg, a
 // decide turns a request into a response; the patch is appended to
 // patchBuf. It never fails: every problem
 // becomes a response with allowed=false and a status code.
-func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patchBuf []byte) (resp *responseOut, outcome, reason string) {
+func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf []byte) (resp *responseOut, outcome, reason string) {
 	// The review's attributes are only formatted when a line is written:
 	// with the admitted line at debug, a successful review writes none.
 	base := h.log()
@@ -503,28 +343,28 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		}
 		base.Log(ctx, level, msg, append(attrs, args...)...)
 	})
-	deny := func(code int32, reason, msg string) *responseOut {
+	deny := func(code int32, msg string) *responseOut {
 		return &responseOut{Allowed: false, Status: &statusOut{Code: code, Reason: http.StatusText(int(code)), Message: msg}}
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			logger.Error("panic while deciding admission", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			resp, outcome, reason = deny(http.StatusInternalServerError, "panic", "vault-secrets-webhook: internal error"), OutcomeError, "panic"
+			resp, outcome, reason = deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "panic"
 		}
 	}()
 
 	if req.Kind.Group != "" || req.Kind.Version != "v1" || req.Kind.Kind != "Pod" {
 		logger.Warn("refused review of a kind other than Pod", "kind", req.Kind.Kind)
-		return deny(http.StatusBadRequest, "bad_kind", "vault-secrets-webhook only handles v1 Pods"), OutcomeError, "bad_kind"
+		return deny(http.StatusBadRequest, "vault-secrets-webhook only handles v1 Pods"), OutcomeError, "bad_kind"
 	}
 	if req.SubResource != "" {
 		// e.g. pods/ephemeralcontainers: never touched.
 		return &responseOut{Allowed: true}, OutcomeAllowed, "subresource"
 	}
-	pod := req.Object
+	pod := req.Pod
 	if pod == nil {
 		logger.Warn("request object is not a Pod")
-		return deny(http.StatusBadRequest, "bad_object", "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
+		return deny(http.StatusBadRequest, "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
 	}
 	name := pod.Name
 	if name == "" {
@@ -532,8 +372,8 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 	}
 	podName = name
 	if d := checkNamespace(req.Namespace, pod.Namespace); d != nil {
-		logger.Warn("refused review", "reason", d.Reason, "podNamespace", pod.Namespace)
-		return deny(http.StatusBadRequest, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeError, d.Reason
+		logger.Warn("refused review", "reason", string(d.Reason), "podNamespace", pod.Namespace)
+		return deny(http.StatusBadRequest, "vault-secrets-webhook: "+d.Message), OutcomeError, string(d.Reason)
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
 
@@ -543,28 +383,24 @@ func (h *Handler) decide(ctx context.Context, req *requestIn[*corev1.Pod], patch
 		var le *LookupError
 		switch {
 		case errors.As(err, &d):
-			code := int32(http.StatusBadRequest)
-			if d.Reason == "vault_addr_refused" {
-				code = http.StatusForbidden
-			}
-			logger.Info("pod refused", "reason", d.Reason, "message", d.Message)
-			return deny(code, d.Reason, "vault-secrets-webhook: "+d.Message), OutcomeDenied, d.Reason
+			logger.Info("pod refused", "reason", string(d.Reason), "message", d.Message)
+			return deny(d.Reason.httpCode(), "vault-secrets-webhook: "+d.Message), OutcomeDenied, string(d.Reason)
 		case errors.As(err, &le):
 			logger.Error("lookup failed", "kind", le.Kind, "name", le.Name, "error", le.Err.Error())
 			msg := fmt.Sprintf("vault-secrets-webhook: failed to read %s %s", le.Kind, le.Name)
 			if ctx.Err() != nil {
-				return deny(http.StatusGatewayTimeout, "timeout", msg+": timed out"), OutcomeError, "timeout"
+				return deny(http.StatusGatewayTimeout, msg+": timed out"), OutcomeError, "timeout"
 			}
-			return deny(http.StatusInternalServerError, "lookup_failed", msg), OutcomeError, "lookup_failed"
+			return deny(http.StatusInternalServerError, msg), OutcomeError, "lookup_failed"
 		default:
 			logger.Error("mutation failed", "error", err.Error())
-			return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
+			return deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 		}
 	}
 	patch, err := res.Patch.AppendJSON(patchBuf)
 	if err != nil {
 		logger.Error("patch failed", "error", err.Error())
-		return deny(http.StatusInternalServerError, "internal", "vault-secrets-webhook: internal error"), OutcomeError, "internal"
+		return deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 	}
 	resp = &responseOut{Allowed: true, Warnings: res.Warnings}
 	if patch != nil {

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -55,9 +54,9 @@ func regStartAuthRegistry(t *testing.T, env *sandbox.Env) *regAuthRegistry {
 	r := &regAuthRegistry{user: "puller", password: "pw-" + randomSuffix(t, 16)}
 	ca := relNewCA(t)
 	caFile, certFile, keyFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	relWriteAtomic(t, caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
+	relWriteAtomic(t, caFile, ca.PEM)
 	ca.writeServing(t, certFile, keyFile, env.Node.Gateway)
-	r.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}}}
+	r.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}}}
 	t.Cleanup(r.client.CloseIdleConnections)
 	out, err := exec.Command(htpasswd, "-Bbn", r.user, r.password).Output()
 	if err != nil {

@@ -9,18 +9,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,43 +35,19 @@ import (
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/faultproxy"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/testcert"
 )
 
 // relCA is a throwaway CA that signs serving certificates for 127.0.0.1.
-type relCA struct {
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-	pool   *x509.CertPool
-	serial int64
-	mu     sync.Mutex
-}
+type relCA struct{ *testcert.CA }
 
 func relNewCA(t testing.TB) *relCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testcert.NewCA("vsw-reliability-ca")
 	if err != nil {
-		t.Fatalf("failed to generate CA key: %v", err)
+		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "vsw-reliability-ca"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("failed to create CA certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("failed to parse CA certificate: %v", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &relCA{cert: cert, key: key, pool: pool, serial: 1}
+	return &relCA{ca}
 }
 
 // writeServing writes a fresh serving certificate and key for ip (default
@@ -87,36 +56,18 @@ func relNewCA(t testing.TB) *relCA {
 // certificate's serial.
 func (ca *relCA) writeServing(t testing.TB, certFile, keyFile string, ip ...string) int64 {
 	t.Helper()
-	ca.mu.Lock()
-	ca.serial++
-	serial := ca.serial
-	ca.mu.Unlock()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("failed to generate serving key: %v", err)
+	l := testcert.Loopback()
+	if len(ip) > 0 {
+		l.CommonName, l.IPs = ip[0], []net.IP{net.ParseIP(ip[0])}
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: append(ip, "127.0.0.1")[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP(append(ip, "127.0.0.1")[0])},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	leaf, err := ca.Issue(l)
 	if err != nil {
-		t.Fatalf("failed to create serving certificate: %v", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatalf("failed to encode serving key: %v", err)
+		t.Fatal(err)
 	}
 	// Key first: a reader that sees the new certificate must find its key.
-	relWriteAtomic(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-	relWriteAtomic(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	return serial
+	relWriteAtomic(t, keyFile, leaf.KeyPEM)
+	relWriteAtomic(t, certFile, leaf.CertPEM)
+	return leaf.Serial
 }
 
 func relWriteAtomic(t testing.TB, path string, data []byte) {
@@ -261,7 +212,7 @@ func (w *relWebhook) PID() int { return w.cmd.Process.Pid }
 
 // TLSConfig trusts the test's CA only.
 func (w *relWebhook) TLSConfig() *tls.Config {
-	cfg := &tls.Config{RootCAs: w.CA.pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"}
+	cfg := &tls.Config{RootCAs: w.CA.Pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"}
 	if w.clientCert != nil {
 		cfg.Certificates = []tls.Certificate{*w.clientCert}
 	}

@@ -8,19 +8,15 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +26,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/testcert"
 )
 
 const relAPIServerClientName = "vsw-apiserver-client"
@@ -43,41 +40,19 @@ type relClientCert struct {
 
 func relNewClientCert(t testing.TB, ca *relCA, dir, cn string) relClientCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := ca.Issue(testcert.Leaf{CommonName: cn, Client: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca.mu.Lock()
-	ca.serial++
-	serial := ca.serial
-	ca.mu.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 	c := relClientCert{
 		CAFile:   filepath.Join(dir, "client-ca.crt"),
 		CertFile: filepath.Join(dir, cn+".crt"),
 		KeyFile:  filepath.Join(dir, cn+".key"),
 	}
-	relWriteAtomic(t, c.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
-	relWriteAtomic(t, c.CertFile, certPEM)
-	relWriteAtomic(t, c.KeyFile, keyPEM)
-	if c.TLS, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
+	relWriteAtomic(t, c.CAFile, ca.PEM)
+	relWriteAtomic(t, c.CertFile, leaf.CertPEM)
+	relWriteAtomic(t, c.KeyFile, leaf.KeyPEM)
+	if c.TLS, err = leaf.TLS(); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -308,7 +283,7 @@ func relCheckAPIServerReview(t *testing.T, api *relAPIServer, w *relWebhook) {
 		}
 		return out, nil
 	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.CA.cert.Raw})
+	caPEM := w.CA.PEM
 	cfg := fmt.Sprintf(`apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
 metadata: {name: vsw-clientauth}

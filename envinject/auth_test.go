@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -52,51 +53,53 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeVault()
-			var gotRole string
-			n := 0
-			f.writes["auth/kubernetes/login"] = func(d map[string]any) (*Secret, error) {
-				n++
-				gotRole, _ = d["role"].(string)
-				if tt.loginCode != 0 {
-					return nil, &StatusError{Code: tt.loginCode, Messages: []string{"invalid role name"}}
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeVault()
+				var gotRole string
+				n := 0
+				f.writes["auth/kubernetes/login"] = func(d map[string]any) (*Secret, error) {
+					n++
+					gotRole, _ = d["role"].(string)
+					if tt.loginCode != 0 {
+						return nil, &StatusError{Code: tt.loginCode, Messages: []string{"invalid role name"}}
+					}
+					if n <= tt.failures {
+						return nil, &StatusError{Code: 500, Messages: []string{"busy"}}
+					}
+					return &Secret{Auth: &Auth{ClientToken: []byte("hvs.login"), LeaseDuration: time.Hour, Renewable: true}}, nil
 				}
-				if n <= tt.failures {
-					return nil, &StatusError{Code: 500, Messages: []string{"busy"}}
+				cfg, err := ParseConfig(tt.environ)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return &Secret{Auth: &Auth{ClientToken: []byte("hvs.login"), LeaseDuration: time.Hour, Renewable: true}}, nil
-			}
-			cfg, err := ParseConfig(tt.environ)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			s, err := Authenticate(context.Background(), f, cfg, files(tt.files), discardLog())
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				start := time.Now()
+				s, err := Authenticate(context.Background(), f, cfg, files(tt.files), discardLog())
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+					}
+					if time.Since(start) > 5*time.Second {
+						t.Fatalf("took %s", time.Since(start))
+					}
+				} else if err != nil {
+					t.Fatal(err)
 				}
-				if time.Since(start) > 5*time.Second {
-					t.Fatalf("took %s", time.Since(start))
+				if err == nil && f.token != tt.wantToken {
+					t.Errorf("client token = %q, want %q", f.token, tt.wantToken)
 				}
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if err == nil && f.token != tt.wantToken {
-				t.Errorf("client token = %q, want %q", f.token, tt.wantToken)
-			}
-			if gotRole != tt.wantRole && tt.wantRole != "" {
-				t.Errorf("role = %q, want %q", gotRole, tt.wantRole)
-			}
-			if tt.logins != 0 && n != tt.logins {
-				t.Errorf("%d logins, want %d", n, tt.logins)
-			}
-			if cfg.Token != nil {
-				t.Error("config still holds the token")
-			}
-			if s != nil && s.handoff != nil {
-				t.Error("session keeps a token without vault:login")
-			}
+				if gotRole != tt.wantRole && tt.wantRole != "" {
+					t.Errorf("role = %q, want %q", gotRole, tt.wantRole)
+				}
+				if tt.logins != 0 && n != tt.logins {
+					t.Errorf("%d logins, want %d", n, tt.logins)
+				}
+				if cfg.Token != nil {
+					t.Error("config still holds the token")
+				}
+				if s != nil && s.handoff != nil {
+					t.Error("session keeps a token without vault:login")
+				}
+			})
 		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/ttlcache"
 )
 
 // Defaults for the zero values of Options.
@@ -99,8 +101,7 @@ type Client struct {
 	verified        http.RoundTripper
 	unverified      http.RoundTripper
 	idKey           []byte // HMAC key for credential identities in cache keys
-	cache           *cache
-	flights         flightGroup
+	cache           *ttlcache.Cache[*ImageConfig]
 	tokens          *tokenCache
 	metrics         metrics
 	now             func() time.Time
@@ -156,7 +157,7 @@ func New(opts Options) *Client {
 		c.insecureHosts[strings.ToLower(h)] = true
 	}
 	rand.Read(c.idKey)
-	c.cache = newCache(size, func() time.Time { return c.now() })
+	c.cache = ttlcache.New[*ImageConfig](size, c.timeout, func() time.Time { return c.now() })
 	c.tokens = newTokenCache(func() time.Time { return c.now() })
 	c.metrics.sink = opts.Metrics
 
@@ -226,7 +227,7 @@ func newTransport(cfg *tls.Config, dial func(ctx context.Context, network, addr 
 // Snapshot returns the client's metrics.
 func (c *Client) Snapshot() MetricsSnapshot {
 	s := c.metrics.snapshot()
-	s.CacheEntries = c.cache.len()
+	s.CacheEntries = c.cache.Len()
 	return s
 }
 
@@ -268,28 +269,24 @@ func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bo
 		ref.String(), l.platform.String(), fmt.Sprint(l.defaulted), fmt.Sprint(l.skipVerify), identity(c.idKey, l.creds),
 	}, "|")
 
-	if cfg, ok := c.cache.get(key); ok {
-		return cfg, true, nil
-	}
-	cfg, err, shared := c.flights.do(ctx, key, func() (*ImageConfig, error) {
-		// The shared fetch is bounded by Options.Timeout, not by the first
-		// caller's context: a caller with a short deadline stops waiting (its
-		// own ctx) without failing the others, and the result still fills
-		// the cache.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-		defer cancel()
+	// The shared fetch is bounded by Options.Timeout, not by the first
+	// caller's context: a caller with a short deadline stops waiting (its
+	// own ctx) without failing the others, and the result still fills the
+	// cache.
+	cfg, src, err := c.cache.Get(ctx, key, func(fctx context.Context) (*ImageConfig, time.Duration, error) {
 		cfg, err := l.fetch(fctx)
 		if err != nil {
-			return nil, l.classify(fctx, err)
+			return nil, 0, l.classify(fctx, err)
 		}
-		ttl := c.ttl
 		if ref.Digest != "" {
-			ttl = c.digestTTL
+			return cfg, c.digestTTL, nil
 		}
-		c.cache.put(key, cfg, ttl)
-		return cfg, nil
+		return cfg, c.ttl, nil
 	})
-	if shared {
+	switch src {
+	case ttlcache.Hit:
+		return cfg, true, nil
+	case ttlcache.Shared:
 		c.metrics.coalesced.Add(1)
 	}
 	if err != nil {

@@ -132,17 +132,21 @@ func startWith(t *testing.T, attr *syscall.SysProcAttr, env []string, args ...st
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			p.mu.Lock()
 			p.lines = append(p.lines, sc.Text())
 			p.mu.Unlock()
 		}
+		_, _ = io.Copy(io.Discard, r) // past a line too long for the scanner
 	}()
 	go func() {
 		p.err = cmd.Wait()
 		w.Close()
+		<-read // every line is in p.lines before done
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -183,8 +187,6 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	case <-time.After(timeout):
 		t.Fatalf("vault-env did not exit within %s; output:\n%s", timeout, p.output())
 	}
-	// Let the reader drain the pipe.
-	time.Sleep(20 * time.Millisecond)
 	return p.cmd.ProcessState.ExitCode()
 }
 

@@ -1,14 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/testcert"
 )
 
 // testPKI writes a CA, a server certificate for dnsName only (no IP SAN) and
@@ -38,43 +33,33 @@ func newTestPKI(t *testing.T, dnsName string) *testPKI {
 	p := &testPKI{dir: dir, caFile: filepath.Join(dir, "ca.pem"),
 		serverCert: filepath.Join(dir, "server.pem"), serverKey: filepath.Join(dir, "server-key.pem"),
 		clientCert: filepath.Join(dir, "client.pem"), clientKey: filepath.Join(dir, "client-key.pem")}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, err := testcert.NewCA("test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	writePEM(t, p.caFile, "CERTIFICATE", caDER)
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca)
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, dns []string, certFile, keyFile string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn}, DNSNames: dns,
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		writePEM(t, certFile, "CERTIFICATE", der)
-		writePEM(t, keyFile, "EC PRIVATE KEY", kder)
-	}
-	leaf(2, dnsName, x509.ExtKeyUsageServerAuth, []string{dnsName}, p.serverCert, p.serverKey)
-	leaf(3, "vault-env", x509.ExtKeyUsageClientAuth, nil, p.clientCert, p.clientKey)
-	p.client, err = tls.LoadX509KeyPair(p.clientCert, p.clientKey)
+	writeFile(t, p.caFile, ca.PEM)
+	p.pool = ca.Pool
+	server, err := ca.Issue(testcert.Leaf{CommonName: dnsName, DNSNames: []string{dnsName}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p.serverCert, server.CertPEM)
+	writeFile(t, p.serverKey, server.KeyPEM)
+	client, err := ca.Issue(testcert.Leaf{CommonName: "vault-env", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p.clientCert, client.CertPEM)
+	writeFile(t, p.clientKey, client.KeyPEM)
+	if p.client, err = client.TLS(); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func writePEM(t *testing.T, file, typ string, der []byte) {
+func writeFile(t *testing.T, file string, data []byte) {
 	t.Helper()
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -69,7 +69,7 @@ func (r *registryImages) ImageConfig(ctx context.Context, req admission.ImageReq
 			// pod's to fix. The user sees the curated text; the detail
 			// (status codes, addresses) is logged.
 			r.log.Info("image lookup refused", "namespace", req.Namespace, "image", req.Image, "error", err.Error())
-			return admission.ImageConfig{}, &admission.Denied{Reason: "image_lookup",
+			return admission.ImageConfig{}, &admission.Denied{Reason: admission.RefusedImageLookup,
 				Message: re.Public() + "; set the container's command explicitly or fix the image reference or pull secret"}
 		default:
 			return admission.ImageConfig{}, err

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/ttlcache"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
 
@@ -29,144 +29,43 @@ const (
 	objectGetTimeout = 10 * time.Second
 )
 
-// ttlCache is a small, size-bounded cache with a fixed TTL that coalesces
-// concurrent misses of one key into one fetch. Cached values are shared:
-// callers must not modify them.
-type ttlCache[V any] struct {
-	ttl     time.Duration
-	max     int
-	now     func() time.Time
-	mu      sync.Mutex
-	entries map[string]*ttlEntry[V]
-}
-
-type ttlEntry[V any] struct {
-	done    chan struct{} // closed when val/err are set
-	val     V
-	err     error
-	expires time.Time
-}
-
-func newTTLCache[V any](ttl time.Duration, max int, now func() time.Time) *ttlCache[V] {
-	return &ttlCache[V]{ttl: ttl, max: max, now: now, entries: map[string]*ttlEntry[V]{}}
-}
-
-// get returns the cached value of key, or waits for the fetch of key in
-// flight, or fetches it. The fetch runs with ctx's values but not its
-// cancellation (a caller that gives up does not fail the others waiting),
-// bounded by objectGetTimeout; each caller stops waiting when its own ctx
-// is done.
-func (c *ttlCache[V]) get(ctx context.Context, key string, fetch func(context.Context) (V, error)) (V, error) {
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	if ok {
-		select {
-		case <-e.done:
-			if c.now().Before(e.expires) {
-				c.mu.Unlock()
-				return e.val, nil
-			}
-			ok = false // expired: fetch again
-		default: // in flight: wait below
-		}
-	}
-	if !ok {
-		c.makeRoom()
-		e = &ttlEntry[V]{done: make(chan struct{})}
-		c.entries[key] = e
-		go c.fill(ctx, key, e, fetch)
-	}
-	c.mu.Unlock()
-	select {
-	case <-e.done:
-		return e.val, e.err
-	case <-ctx.Done():
-		var zero V
-		return zero, ctx.Err()
-	}
-}
-
-func (c *ttlCache[V]) fill(ctx context.Context, key string, e *ttlEntry[V], fetch func(context.Context) (V, error)) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), objectGetTimeout)
-	defer cancel()
-	val, err := fetch(fctx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e.val, e.err, e.expires = val, err, c.now().Add(c.ttl)
-	if err != nil && c.entries[key] == e {
-		delete(c.entries, key) // failures are not cached
-	}
-	close(e.done)
-}
-
-// makeRoom drops expired entries when the cache is full, then, if still
-// full, any finished entry. Called with mu held.
-func (c *ttlCache[V]) makeRoom() {
-	if len(c.entries) < c.max {
-		return
-	}
-	now := c.now()
-	for k, e := range c.entries {
-		select {
-		case <-e.done:
-			if !now.Before(e.expires) {
-				delete(c.entries, k)
-			}
-		default:
-		}
-	}
-	for k, e := range c.entries {
-		if len(c.entries) < c.max {
-			return
-		}
-		select {
-		case <-e.done:
-			delete(c.entries, k)
-		default:
-		}
-	}
-}
-
-func (c *ttlCache[V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
 // objects reads Secrets, ConfigMaps and ServiceAccounts through
 // short-lived caches (see objectCacheTTL).
 type objects struct {
 	c       *kube.Client
-	secrets *ttlCache[*corev1.Secret]
-	cms     *ttlCache[*corev1.ConfigMap]
-	sas     *ttlCache[*corev1.ServiceAccount]
+	secrets *ttlcache.Cache[*corev1.Secret]
+	cms     *ttlcache.Cache[*corev1.ConfigMap]
+	sas     *ttlcache.Cache[*corev1.ServiceAccount]
 }
 
 func newObjects(c *kube.Client) *objects {
 	return &objects{
 		c:       c,
-		secrets: newTTLCache[*corev1.Secret](objectCacheTTL, objectCacheSize, time.Now),
-		cms:     newTTLCache[*corev1.ConfigMap](objectCacheTTL, objectCacheSize, time.Now),
-		sas:     newTTLCache[*corev1.ServiceAccount](objectCacheTTL, objectCacheSize, time.Now),
+		secrets: ttlcache.New[*corev1.Secret](objectCacheSize, objectGetTimeout, time.Now),
+		cms:     ttlcache.New[*corev1.ConfigMap](objectCacheSize, objectGetTimeout, time.Now),
+		sas:     ttlcache.New[*corev1.ServiceAccount](objectCacheSize, objectGetTimeout, time.Now),
 	}
 }
 
 func (o *objects) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	return o.secrets.get(ctx, namespace+"/"+name, func(ctx context.Context) (*corev1.Secret, error) {
-		return o.c.GetSecret(ctx, namespace, name)
-	})
+	return cached(ctx, o.secrets, namespace, name, o.c.GetSecret)
 }
 
 func (o *objects) configMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
-	return o.cms.get(ctx, namespace+"/"+name, func(ctx context.Context) (*corev1.ConfigMap, error) {
-		return o.c.GetConfigMap(ctx, namespace, name)
-	})
+	return cached(ctx, o.cms, namespace, name, o.c.GetConfigMap)
 }
 
 func (o *objects) serviceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
-	return o.sas.get(ctx, namespace+"/"+name, func(ctx context.Context) (*corev1.ServiceAccount, error) {
-		return o.c.GetServiceAccount(ctx, namespace, name)
+	return cached(ctx, o.sas, namespace, name, o.c.GetServiceAccount)
+}
+
+// cached reads namespace/name through cache, with get on a miss.
+func cached[V any](ctx context.Context, cache *ttlcache.Cache[V], namespace, name string, get func(context.Context, string, string) (V, error)) (V, error) {
+	v, _, err := cache.Get(ctx, namespace+"/"+name, func(ctx context.Context) (V, time.Duration, error) {
+		v, err := get(ctx, namespace, name)
+		return v, objectCacheTTL, err
 	})
+	return v, err
 }
 
 // kubeLookups reads Secrets and ConfigMaps for the mutation decision.

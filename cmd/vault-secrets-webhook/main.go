@@ -77,31 +77,8 @@
 // Logs are JSON on stderr; they never contain the
 // admission object or environment values.
 //
-// Runtime defaults (each applies only when its environment variable is
-// unset; then the Go runtime's own rules apply):
-//
-//   - GOMAXPROCS: one P while reviews do not queue, the runtime's default
-//     (the CPUs, or the cgroup's CPU limit) while they do. One P answers a
-//     review with the least CPU and the lowest tail latency (make bench,
-//     loadgen and webhook sharing two cores, 8 concurrent reviews: p99 1.3
-//     ms and 42 us of CPU per review on one P, 2.4-3.4 ms and 50 us on
-//     two: fewer threads woken, no work stealing), but caps throughput at
-//     one core (64 concurrent reviews: 19,600/s on one P, 26,000/s on two).
-//     Every 25ms the webhook reads how long goroutines waited to run
-//     (runtime/metrics /sched/latencies:seconds): when 5% or more of them
-//     waited 1ms or longer in two ticks in a row it uses every P, and it
-//     goes back to one after a second in which under 1% did. The gauge
-//     vsw_go_maxprocs shows the current number. Setting GOMAXPROCS turns
-//     this off.
-//   - GOGC=400 and a 17 MiB soft memory limit (unless GOGC or GOMEMLIMIT
-//     is set). A review leaves almost nothing live, so with GOGC=100 the
-//     collector ran every hundred reviews or so, about 15% of the CPU per
-//     review (93 -> 79 us at 8 concurrent reviews); the limit holds the Go
-//     heap, stacks and buffers to what the 25 MiB resident target leaves
-//     after the binary (peak 23 MiB in every benchmark scenario; 14 MiB
-//     made the collector run back to back at 64 connections). Near the
-//     limit the runtime collects sooner, with at most half the CPU; set
-//     GOMEMLIMIT (and GOGC) for a pod with a larger memory limit.
+// The Go runtime keeps its own defaults (GOGC, GOMAXPROCS); the shipped
+// Deployment sets GOMEMLIMIT to the container's memory limit.
 package main
 
 import (
@@ -109,8 +86,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -118,35 +93,12 @@ import (
 // Makefile, scripts/reproducible and the Dockerfile) and logged at start.
 var version = "devel"
 
-// Runtime defaults; see the package documentation.
-const (
-	defaultGCPercent   = 400
-	defaultMemoryLimit = 17 << 20
-)
-
 func main() {
-	maxProcs := tuneRuntime(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go scaleProcs(ctx, maxProcs)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vault-secrets-webhook:", err)
 		os.Exit(1)
 	}
-}
-
-// tuneRuntime applies the runtime defaults the environment does not set.
-// It returns the number of Ps scaleProcs may go up to: the runtime's
-// default, or 1 when GOMAXPROCS is set (then it stays as set).
-func tuneRuntime(getenv func(string) string) (maxProcs int) {
-	maxProcs = 1
-	if getenv("GOMAXPROCS") == "" {
-		maxProcs = runtime.GOMAXPROCS(1)
-	}
-	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
-	return maxProcs
 }

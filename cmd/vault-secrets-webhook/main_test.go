@@ -8,14 +8,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -384,41 +381,5 @@ func TestRunShutdownFinishesInFlightReviews(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("run after shutdown: %v", err)
-	}
-}
-
-func TestTuneRuntime(t *testing.T) {
-	oldProcs, oldPercent, oldLimit := runtime.GOMAXPROCS(0), debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
-	t.Cleanup(func() { runtime.GOMAXPROCS(oldProcs); debug.SetGCPercent(oldPercent); debug.SetMemoryLimit(oldLimit) })
-	for _, tc := range []struct {
-		name        string
-		env         map[string]string
-		wantProcs   int // GOMAXPROCS after tuneRuntime
-		wantMax     int // what tuneRuntime returns
-		wantPercent int
-		wantLimit   int64
-	}{
-		{name: "defaults", env: nil, wantProcs: 1, wantMax: 3, wantPercent: defaultGCPercent, wantLimit: defaultMemoryLimit},
-		{name: "GOGC set", env: map[string]string{"GOGC": "100"}, wantProcs: 1, wantMax: 3, wantPercent: 100, wantLimit: math.MaxInt64},
-		{name: "GOMEMLIMIT set", env: map[string]string{"GOMEMLIMIT": "64MiB"}, wantProcs: 1, wantMax: 3, wantPercent: 100, wantLimit: math.MaxInt64},
-		{name: "GOMAXPROCS set", env: map[string]string{"GOMAXPROCS": "3"}, wantProcs: 3, wantMax: 1, wantPercent: defaultGCPercent, wantLimit: defaultMemoryLimit},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			runtime.GOMAXPROCS(3) // stands in for what the runtime chose from GOMAXPROCS or the CPUs
-			debug.SetGCPercent(100)
-			debug.SetMemoryLimit(math.MaxInt64)
-			if got := tuneRuntime(func(k string) string { return tc.env[k] }); got != tc.wantMax {
-				t.Errorf("tuneRuntime returned %d Ps to scale to, want %d", got, tc.wantMax)
-			}
-			if got := runtime.GOMAXPROCS(0); got != tc.wantProcs {
-				t.Errorf("GOMAXPROCS %d, want %d", got, tc.wantProcs)
-			}
-			if got := debug.SetGCPercent(100); got != tc.wantPercent {
-				t.Errorf("GC percent %d, want %d", got, tc.wantPercent)
-			}
-			if got := debug.SetMemoryLimit(-1); got != tc.wantLimit {
-				t.Errorf("memory limit %d, want %d", got, tc.wantLimit)
-			}
-		})
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/promtext"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/registry"
 )
 
@@ -76,13 +76,13 @@ func procStatFields() ([]string, bool) {
 }
 
 func (p *processMetrics) write(w io.Writer) {
-	gauge(w, "go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
+	promtext.GaugeValue(w, "go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
 	if f, ok := procStatFields(); ok && len(f) > 12 {
 		utime, err1 := strconv.ParseUint(f[11], 10, 64) // field 14
 		stime, err2 := strconv.ParseUint(f[12], 10, 64) // field 15
 		if err1 == nil && err2 == nil {
-			fmt.Fprintf(w, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %s\n",
-				formatFloat(float64(utime+stime)/userHZ))
+			promtext.Family(w, "process_cpu_seconds_total", promtext.Counter, "Total user and system CPU time spent in seconds.")
+			promtext.Sample(w, "process_cpu_seconds_total", promtext.Float(float64(utime+stime)/userHZ))
 		}
 	}
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
@@ -90,12 +90,12 @@ func (p *processMetrics) write(w io.Writer) {
 			size, err1 := strconv.ParseUint(f[0], 10, 64)
 			rss, err2 := strconv.ParseUint(f[1], 10, 64)
 			if err1 == nil && err2 == nil {
-				gauge(w, "process_virtual_memory_bytes", "Virtual memory size in bytes.", float64(size)*float64(p.pageSize))
-				gauge(w, "process_resident_memory_bytes", "Resident memory size in bytes.", float64(rss)*float64(p.pageSize))
+				promtext.GaugeValue(w, "process_virtual_memory_bytes", "Virtual memory size in bytes.", float64(size)*float64(p.pageSize))
+				promtext.GaugeValue(w, "process_resident_memory_bytes", "Resident memory size in bytes.", float64(rss)*float64(p.pageSize))
 			}
 		}
 	}
-	gauge(w, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", float64(p.start.UnixNano())/1e9)
+	promtext.GaugeValue(w, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", float64(p.start.UnixNano())/1e9)
 }
 
 // registryMetrics renders a registry client's Snapshot with the names the
@@ -103,30 +103,15 @@ func (p *processMetrics) write(w io.Writer) {
 func registryMetrics(snap func() registry.MetricsSnapshot) func(w io.Writer) {
 	return func(w io.Writer) {
 		s := snap()
-		io.WriteString(w, "# HELP vsw_registry_lookups_total Image config lookups (cached or not), by result.\n# TYPE vsw_registry_lookups_total counter\n")
+		promtext.Family(w, "vsw_registry_lookups_total", promtext.Counter, "Image config lookups (cached or not), by result.")
 		for _, r := range registry.Results {
-			fmt.Fprintf(w, "vsw_registry_lookups_total{result=%q} %d\n", string(r), s.Lookups[r])
+			promtext.Sample(w, "vsw_registry_lookups_total", promtext.Uint(s.Lookups[r]), "result", string(r))
 		}
-		counter(w, "vsw_registry_cache_hits_total", "Image config lookups answered from the cache.", s.CacheHits)
-		counter(w, "vsw_registry_cache_misses_total", "Image config lookups that asked (or waited for) the registry.", s.CacheMisses)
-		counter(w, "vsw_registry_coalesced_total", "Cache misses that waited on another lookup's registry requests.", s.Coalesced)
-		gauge(w, "vsw_registry_cache_entries", "Image configs in the cache.", float64(s.CacheEntries))
-		io.WriteString(w, "# HELP vsw_registry_lookup_duration_seconds Time of one image config lookup.\n# TYPE vsw_registry_lookup_duration_seconds histogram\n")
-		for i, ub := range registry.DurationBuckets {
-			fmt.Fprintf(w, "vsw_registry_lookup_duration_seconds_bucket{le=%q} %d\n", formatFloat(ub), s.DurationCounts[i])
-		}
-		fmt.Fprintf(w, "vsw_registry_lookup_duration_seconds_bucket{le=\"+Inf\"} %d\n", s.DurationCount)
-		fmt.Fprintf(w, "vsw_registry_lookup_duration_seconds_sum %s\n", formatFloat(s.DurationSum))
-		fmt.Fprintf(w, "vsw_registry_lookup_duration_seconds_count %d\n", s.DurationCount)
+		promtext.CounterValue(w, "vsw_registry_cache_hits_total", "Image config lookups answered from the cache.", s.CacheHits)
+		promtext.CounterValue(w, "vsw_registry_cache_misses_total", "Image config lookups that asked (or waited for) the registry.", s.CacheMisses)
+		promtext.CounterValue(w, "vsw_registry_coalesced_total", "Cache misses that waited on another lookup's registry requests.", s.Coalesced)
+		promtext.GaugeValue(w, "vsw_registry_cache_entries", "Image configs in the cache.", float64(s.CacheEntries))
+		promtext.HistogramValue(w, "vsw_registry_lookup_duration_seconds", "Time of one image config lookup.",
+			registry.DurationBuckets[:], s.DurationCounts[:], s.DurationCount, s.DurationSum)
 	}
 }
-
-func gauge(w io.Writer, name, help string, v float64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help, name, name, formatFloat(v))
-}
-
-func counter(w io.Writer, name, help string, v uint64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-}
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
@@ -95,8 +94,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	metrics.Collect(newProcessMetrics(time.Now()).write)
 	metrics.Collect(registryMetrics(images.rc.Snapshot))
-	metrics.Gauge("vsw_go_maxprocs", "Ps the Go runtime runs goroutines on now: 1 while reviews do not queue (see the package documentation).",
-		func() float64 { return float64(runtime.GOMAXPROCS(0)) })
 	metrics.Gauge("vsw_tls_certificate_expiry_timestamp_seconds", "Expiry of the serving certificate, as a Unix time.",
 		func() float64 { return float64(notAfter().Unix()) })
 
