@@ -48,10 +48,11 @@ var catalog = map[string]func(*builder, context.Context) ([]output, error){
 	"busybox":    (*builder).busyboxImages,
 	"distroless": (*builder).distroless,
 	"golang":     (*builder).golang,
+	"vault":      (*builder).vault,
 }
 
 // sandboxImages are what `build sandbox` means.
-var sandboxImages = []string{"vault-secrets-webhook", "vault-env", "testapp", "pause", "busybox"}
+var sandboxImages = []string{"vault-secrets-webhook", "vault-env", "testapp", "pause", "busybox", "vault"}
 
 // defaultPath is the PATH of every image (distroless' and alpine's).
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
