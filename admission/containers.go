@@ -78,11 +78,17 @@ type builder struct {
 	// env is the settings' variables (Settings.env), each boxed once for
 	// every container that gets it; nil until the first container.
 	env []any
-	// saMount is the ServiceAccount token mount of the first wrapped
-	// container that has one (the vault-agent container gets a copy: the
-	// apiserver mounts tokens only into containers that existed before the
-	// webhooks ran).
+	// saMount is the ServiceAccount token mount of the first container
+	// that has one (the vault-agent container gets a copy: the apiserver
+	// mounts tokens only into containers that existed before the webhooks
+	// ran).
 	saMount *corev1.VolumeMount
+	// wrapped is whether any container starts through vault-env (the pod
+	// then gets the vault-env volume and copy-vault-env).
+	wrapped bool
+	// mounted records the app containers whose volumeMounts list the patch
+	// created (so later mounts use /-).
+	mounted map[int]bool
 }
 
 // wrap rewrites one container to start through vault-env.
@@ -91,10 +97,6 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		p := strings.TrimSuffix(vm.MountPath, "/")
 		if p == "/vault" || strings.HasPrefix(p, "/vault/") {
 			return nil, &Denied{Reason: "conflict", Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
-		}
-		if b.saMount == nil && strings.TrimSuffix(vm.MountPath, "/") == b.s.SATokenDir {
-			v := vm
-			b.saMount = &v
 		}
 	}
 	var warnings []string
@@ -149,6 +151,12 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 
 	hasMounts := len(c.VolumeMounts) > 0
 	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, vaultEnvMount)
+	if kind == "containers" {
+		if b.mounted == nil {
+			b.mounted = map[int]bool{}
+		}
+		b.mounted[i] = true
+	}
 	if b.s.TLSSecret != "" {
 		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
@@ -227,7 +235,10 @@ func steersVaultEnv(name string) bool {
 // read (encoded), never changed.
 var (
 	binaryCommand any = []string{BinaryPath}
-	vaultEnvMount any = corev1.VolumeMount{Name: VolumeName, MountPath: MountPath}
+	// Read-only: only copy-vault-env (and the Vault Agent's token sink)
+	// writes the volume, so no application container can replace the
+	// vault-env binary its siblings run.
+	vaultEnvMount any = corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true}
 )
 
 // containerPaths are the JSON pointers wrap writes for one container.
@@ -344,11 +355,23 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		p.Set(mutatedAnnotationPath, "true")
 	}
 
+	mode := s.agentMode()
+	// The vault-env volume holds the binary, and the agent's token sink
+	// when vault-agent is set.
+	withVaultEnv := b.wrapped || s.VaultAgent
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, vaultEnvVolume)
-	p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, noTokenVolume)
+	appendVolume := func(v any) {
+		p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, v)
+		hasVolumes = true
+	}
+	if withVaultEnv {
+		appendVolume(vaultEnvVolume)
+	}
+	if b.wrapped {
+		appendVolume(noTokenVolume)
+	}
 	if s.TLSSecret != "" {
-		p.Append("/spec/volumes", hasVolumes, map[string]any{
+		appendVolume(map[string]any{
 			"name": TLSVolumeName,
 			"secret": map[string]any{
 				"secretName": s.TLSSecret,
@@ -356,29 +379,33 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 			},
 		})
 	}
-	if s.VaultAgent {
-		p.Append("/spec/volumes", hasVolumes, map[string]any{
+	var inits []any
+	if mode != AgentNone {
+		appendVolume(map[string]any{
 			"name": AgentConfigVolumeName,
 			"configMap": map[string]any{
 				"name":  s.VaultAgentConfigMap,
 				"items": []map[string]string{{"key": "config.hcl", "path": "config.hcl"}},
 			},
 		})
+		appendVolume(agentSecretsVolume)
+		if s.AgentShareProcessNS {
+			p.Set("/spec/shareProcessNamespace", true)
+		}
+		inits = append(inits, b.agentContainer(withVaultEnv))
 	}
-
-	image := s.EnvImage
-	if image == "" {
-		image = defaultImage
-	}
-	init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
-		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
-	if len(pod.Spec.InitContainers) == 0 && !s.VaultAgent {
-		p.Set("/spec/initContainers", init.list)
-		return
-	}
-	inits := []any{init.container}
-	if s.VaultAgent {
-		inits = append(inits, b.agentContainer())
+	if b.wrapped {
+		image := s.EnvImage
+		if image == "" {
+			image = defaultImage
+		}
+		init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
+			readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
+		if len(pod.Spec.InitContainers) == 0 && len(inits) == 0 {
+			p.Set("/spec/initContainers", init.list)
+			return
+		}
+		inits = append(inits, init.container)
 	}
 	if len(pod.Spec.InitContainers) == 0 {
 		p.Set("/spec/initContainers", inits)
@@ -386,6 +413,20 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 	for i, c := range inits {
 		p.Insert("/spec/initContainers", true, i, c)
+	}
+}
+
+// agentMounts mounts the Vault Agent's rendered files, read-only, at
+// vault-configfile-path in every application container (not in init
+// containers: the agent's siblings there do not need them).
+func (b *builder) agentMounts() {
+	if b.s.agentMode() == AgentNone {
+		return
+	}
+	m := corev1.VolumeMount{Name: AgentSecretsVolumeName, MountPath: b.s.ConfigFilePath, ReadOnly: true}
+	for i := range b.pod.Spec.Containers {
+		paths := pathsOf("containers", i)
+		b.patch.appendAt(paths.volumeMounts, paths.volumeMountsDash, len(b.pod.Spec.Containers[i].VolumeMounts) > 0 || b.mounted[i], m)
 	}
 }
 
@@ -498,56 +539,6 @@ func initContainer(k initKey) rawJSON {
 		panic("admission: failed to encode the init container: " + err.Error()) // plain strings and ints: cannot fail
 	}
 	return j
-}
-
-// agentContainer runs the Vault agent, which logs in and writes the token
-// file vault-env then uses. With vault-agent-once it exits after auth (a
-// plain init container); otherwise it keeps renewing as a native sidecar,
-// with a startup probe so that later containers start after the token exists.
-func (b *builder) agentContainer() containerJSON {
-	s := b.s
-	cmd := []string{"vault", "agent", "-config=" + AgentConfigMountPath + "config.hcl"}
-	c := corev1.Container{
-		Name:            AgentContainerName,
-		Image:           s.VaultImage,
-		ImagePullPolicy: corev1.PullPolicy(s.VaultImagePullPolicy),
-		SecurityContext: s.securityContext(),
-		Env: []corev1.EnvVar{
-			{Name: "VAULT_ADDR", Value: s.VaultAddr},
-			{Name: "SKIP_SETCAP", Value: "true"},
-		},
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: VolumeName, MountPath: MountPath},
-			{Name: AgentConfigVolumeName, MountPath: AgentConfigMountPath, ReadOnly: true},
-		},
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-	}
-	if s.SkipVerify != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_SKIP_VERIFY", Value: s.SkipVerify})
-	}
-	if s.VaultNamespace != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_NAMESPACE", Value: s.VaultNamespace})
-	}
-	if s.TLSSecret != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_CACERT", Value: TLSMountPath + "ca.crt"})
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
-	}
-	if b.saMount != nil {
-		c.VolumeMounts = append(c.VolumeMounts, *b.saMount)
-	}
-	if s.VaultAgentOnce {
-		cmd = append(cmd, "-exit-after-auth")
-	} else {
-		always := corev1.ContainerRestartPolicyAlways
-		c.RestartPolicy = &always
-		c.StartupProbe = &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-s", AgentTokenFile}}},
-			PeriodSeconds:    1,
-			FailureThreshold: 120,
-		}
-	}
-	c.Command = cmd
-	return containerJSON{Container: c, Resources: agentResources}
 }
 
 // platformValues collects the values a pod's nodeSelector and required node

@@ -301,7 +301,7 @@ func (b *builder) vault(ctx context.Context) ([]output, error) {
 	if len(fields) < 2 || !strings.HasPrefix(fields[1], "v") {
 		return nil, fmt.Errorf("failed to read the vault version from %q", out)
 	}
-	version := strings.TrimPrefix(fields[1], "v")
+	version := strings.TrimRight(strings.TrimPrefix(fields[1], "v"), ",")
 	entries, err := b.busyboxEntries(ctx)
 	if err != nil {
 		return nil, err
