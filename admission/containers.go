@@ -400,7 +400,8 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 			image = defaultImage
 		}
 		init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
-			readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
+			readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup,
+			dirs: s.mountPointDirs()})
 		if len(pod.Spec.InitContainers) == 0 && len(inits) == 0 {
 			p.Set("/spec/initContainers", init.list)
 			return
@@ -459,9 +460,29 @@ var noTokenVolume = func() rawJSON {
 	return j
 }()
 
+// mountPointDirs lists (for VAULT_ENV_COPY_DIRS) the directories below
+// MountPath where the app containers mount other volumes: the vault-env
+// volume is read-only there, so copy-vault-env creates them.
+func (s *Settings) mountPointDirs() string {
+	var dirs []string
+	if s.TLSSecret != "" {
+		dirs = append(dirs, strings.Trim(strings.TrimPrefix(TLSMountPath, MountPath), "/"))
+	}
+	if s.TokenAuthVolume != "" {
+		dirs = append(dirs, strings.Trim(strings.TrimPrefix(TokenMountPath, MountPath), "/"))
+	}
+	if s.agentMode() != AgentNone && strings.HasPrefix(s.ConfigFilePath+"/", MountPath) {
+		dirs = append(dirs, strings.TrimPrefix(s.ConfigFilePath, MountPath))
+	}
+	return strings.Join(dirs, ",")
+}
+
+// CopyDirsEnv is vault-env's VAULT_ENV_COPY_DIRS (cmd/vault-env).
+const CopyDirsEnv = "VAULT_ENV_COPY_DIRS"
+
 // initKey is everything the copy-vault-env container depends on.
 type initKey struct {
-	image, pullPolicy                                 string
+	image, pullPolicy, dirs                           string
 	allowPrivEscalation, readOnlyRootFS, runAsNonRoot bool
 	runAsUser, runAsGroup                             int64
 }
@@ -533,6 +554,9 @@ func initContainer(k initKey) rawJSON {
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		},
 		Resources: initResources,
+	}
+	if k.dirs != "" {
+		c.Env = []corev1.EnvVar{{Name: CopyDirsEnv, Value: k.dirs}}
 	}
 	j, err := json.Marshal(c)
 	if err != nil {
