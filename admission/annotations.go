@@ -62,6 +62,7 @@ const (
 	AnnAgentMemoryLimit     = "vault-agent-memory-limit"
 	AnnAgentEnvVariables    = "vault-agent-env-variables"
 	AnnAgentShareProcessNS  = "vault-agent-share-process-namespace"
+	AnnEnvImageVolume       = "vault-env-image-volume"
 )
 
 // Annotations lists every annotation the webhook reads, in documentation
@@ -113,6 +114,7 @@ var Annotations = []struct {
 	{AnnAgentMemoryLimit, "256Mi", "VAULT_AGENT_MEMORY_LIMIT"},
 	{AnnAgentEnvVariables, "", ""},
 	{AnnAgentShareProcessNS, "false", "VAULT_AGENT_SHARE_PROCESS_NAMESPACE"},
+	{AnnEnvImageVolume, "false", "VAULT_ENV_IMAGE_VOLUME"},
 }
 
 // DefaultConfigFilePath is where the Vault Agent's rendered files appear in
@@ -169,6 +171,8 @@ type Settings struct {
 	AgentResources      resourcesJSON
 	AgentEnv            []corev1.EnvVar
 	AgentShareProcessNS bool
+	// EnvImageVolume delivers vault-env as an image volume (imagevolume.go).
+	EnvImageVolume bool
 }
 
 // SettingsError says which annotation (or webhook default) is invalid.
@@ -375,6 +379,7 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	}
 	s.VaultServiceAccount = src.str(AnnVaultServiceAccount, serviceAccount)
 	parseAgentSettings(src, &s)
+	s.EnvImageVolume = src.boolean(AnnEnvImageVolume, false)
 	if len(src.errs) > 0 {
 		return s, joinSettingsErrors(src.errs)
 	}

@@ -356,18 +356,25 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 
 	mode := s.agentMode()
+	image := s.EnvImage
+	if image == "" {
+		image = defaultImage
+	}
 	// The vault-env volume holds the binary, and the agent's token sink
-	// when vault-agent is set.
-	withVaultEnv := b.wrapped || s.VaultAgent
+	// when vault-agent is set (never an image volume then).
+	copied := b.wrapped && !s.EnvImageVolume
 	hasVolumes := len(pod.Spec.Volumes) > 0
 	appendVolume := func(v any) {
 		p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, v)
 		hasVolumes = true
 	}
-	if withVaultEnv {
+	switch {
+	case b.wrapped && s.EnvImageVolume:
+		appendVolume(s.imageVolume(image))
+	case copied || s.VaultAgent:
 		appendVolume(vaultEnvVolume)
 	}
-	if b.wrapped {
+	if copied {
 		appendVolume(noTokenVolume)
 	}
 	if s.TLSSecret != "" {
@@ -392,13 +399,9 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		if s.AgentShareProcessNS {
 			p.Set("/spec/shareProcessNamespace", true)
 		}
-		inits = append(inits, b.agentContainer(withVaultEnv))
+		inits = append(inits, b.agentContainer(copied || s.VaultAgent))
 	}
-	if b.wrapped {
-		image := s.EnvImage
-		if image == "" {
-			image = defaultImage
-		}
+	if copied {
 		init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
 			readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup,
 			dirs: s.mountPointDirs()})
@@ -407,6 +410,9 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 			return
 		}
 		inits = append(inits, init.container)
+	}
+	if len(inits) == 0 {
+		return
 	}
 	if len(pod.Spec.InitContainers) == 0 {
 		p.Set("/spec/initContainers", inits)

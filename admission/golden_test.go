@@ -240,6 +240,14 @@ func goldenCases() []goldenCase {
 		{name: "agent-existing-init-container", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"initContainers":[{"name":"setup","image":"alpine","command":["true"]}],"containers":[{"name":"app","image":"alpine","command":["cat","/vault/secrets/config"]}]}}`},
 		{name: "agent-conflict-mount", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"volumes":[{"name":"s","emptyDir":{}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"volumeMounts":[{"name":"s","mountPath":"/vault/secrets"}]}]}}`},
 		{name: "agent-conflict-container-name", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"containers":[{"name":"vault-agent","image":"alpine","command":["sh"]}]}}`},
+		// vault-env as an image volume.
+		{name: "image-volume", pod: annotated(AnnEnvImageVolume, "true")},
+		{name: "image-volume-webhook-default", pod: podDirect, cfg: func(c *Config) { c.Defaults = map[string]string{AnnEnvImageVolume: "true"} }},
+		{name: "image-volume-tls-and-pull-policy", pod: annotated(AnnEnvImageVolume, "true", AnnVaultTLSSecret, "vault-tls", AnnEnvImagePullPolicy, "Always", AnnEnvImage, "registry.example/vault-env:1.2.3")},
+		{name: "image-volume-agent-sidecar", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
+		{name: "image-volume-vault-agent-falls-back", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
+		{name: "image-volume-configfile-path-falls-back", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-configfile-path":"/vault/files"`, true)},
+		{name: "image-volume-init-container", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-env-image-volume":"true"}},"spec":{"initContainers":[{"name":"migrate","image":"alpine","command":["migrate"],"env":[{"name":"DB","value":"vault:secret/data/db#dsn"}]}],"containers":[{"name":"app","image":"alpine","command":["sh"]}]}}`},
 		// Once only; skips.
 		{name: "already-mutated-marker", pod: annotated("vault.security.banzaicloud.io/mutated", "true")},
 		{name: "already-mutated-init", pod: `{"metadata":{"name":"app"},"spec":{"initContainers":[{"name":"copy-vault-env","image":"x","command":["/usr/local/bin/vault-env","copy","/vault/"]}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},

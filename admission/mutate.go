@@ -216,12 +216,18 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 	if err := checkConflicts(pod, &s); err != nil {
 		return Result{}, err
 	}
+	var warnings []string
+	if s.EnvImageVolume {
+		if why := s.imageVolumeFallback(); why != "" {
+			s.EnvImageVolume = false
+			warnings = append(warnings, "vault-env is delivered by the copy init container, not as an image volume: "+why)
+		}
+	}
 
 	// Usually five operations per wrapped container and three for the pod
 	// (settings add a few more).
 	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*(len(wrapInit)+len(wrapMain)))},
 		saMount: findSATokenMount(pod, s.SATokenDir), wrapped: len(wrapInit)+len(wrapMain) > 0}
-	var warnings []string
 	for _, i := range wrapInit {
 		w, err := m.wrap(ctx, b, lk, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
 		if err != nil {

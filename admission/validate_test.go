@@ -71,8 +71,6 @@ func validateMutated(p *corev1.Pod) error {
 		inits := p.Spec.InitContainers
 		if len(inits) > 0 && inits[0].Name == AgentContainerName {
 			inits = inits[1:]
-		} else if len(inits) == 0 || inits[0].Name != InitContainerName {
-			return fmt.Errorf("neither %s nor %s is the first init container", AgentContainerName, InitContainerName)
 		}
 		anyWrapped := false
 		for _, c := range all {
@@ -85,7 +83,19 @@ func validateMutated(p *corev1.Pod) error {
 				}
 			}
 		}
-		if anyWrapped {
+		imageVolume := false
+		for _, v := range p.Spec.Volumes {
+			if v.Name == VolumeName && v.Image != nil {
+				imageVolume = true
+			}
+		}
+		if imageVolume {
+			for _, c := range p.Spec.InitContainers {
+				if c.Name == InitContainerName {
+					return fmt.Errorf("%s with an image volume", InitContainerName)
+				}
+			}
+		} else if anyWrapped {
 			if len(inits) == 0 || inits[0].Name != InitContainerName {
 				return fmt.Errorf("%s does not come right after the agent (or first)", InitContainerName)
 			}

@@ -72,6 +72,7 @@ vault-agent-cpu-limit: VAULT_AGENT_CPU_LIMIT
 vault-agent-memory-request: VAULT_AGENT_MEMORY_REQUEST
 vault-agent-memory-limit: VAULT_AGENT_MEMORY_LIMIT
 vault-agent-share-process-namespace: VAULT_AGENT_SHARE_PROCESS_NAMESPACE
+vault-env-image-volume: VAULT_ENV_IMAGE_VOLUME
 {{- end -}}
 
 {{/* A list of strings as CEL string literals, comma separated. */}}
