@@ -55,6 +55,17 @@ func (s *Settings) agentMode() AgentMode {
 	}
 }
 
+// Default resources of the agent (annotations vault-agent-cpu-request, ...).
+// Measured on the sandbox's node (cgroup v1, vault 1.21.1 sidecar rendering
+// one template): peak 80 MiB charged, of which 21 MiB RSS and the rest page
+// cache of the 360 MB binary (reclaimable). The request covers the RSS with
+// room; the limit leaves the page cache room without OOM kills.
+const (
+	defaultAgentCPURequest    = "50m"
+	defaultAgentMemoryRequest = "64Mi"
+	defaultAgentMemoryLimit   = "256Mi"
+)
+
 // parseAgentSettings reads the agent's annotations into s.
 func parseAgentSettings(src *settingsSource, s *Settings) {
 	s.ConfigFilePath = strings.TrimSuffix(src.str(AnnConfigFilePath, DefaultConfigFilePath), "/")
@@ -67,10 +78,10 @@ func parseAgentSettings(src *settingsSource, s *Settings) {
 		into      map[string]string
 		key       string
 	}{
-		{AnnAgentCPURequest, "50m", s.AgentResources.Requests, "cpu"},
+		{AnnAgentCPURequest, defaultAgentCPURequest, s.AgentResources.Requests, "cpu"},
 		{AnnAgentCPULimit, "", s.AgentResources.Limits, "cpu"},
-		{AnnAgentMemoryRequest, "64Mi", s.AgentResources.Requests, "memory"},
-		{AnnAgentMemoryLimit, "256Mi", s.AgentResources.Limits, "memory"},
+		{AnnAgentMemoryRequest, defaultAgentMemoryRequest, s.AgentResources.Requests, "memory"},
+		{AnnAgentMemoryLimit, defaultAgentMemoryLimit, s.AgentResources.Limits, "memory"},
 	} {
 		v := src.str(r.name, r.def)
 		if v == "" {

@@ -41,16 +41,11 @@ const (
 // the kernel charges to the writing container's memory cgroup: about 14 MB.
 // The request is that figure rounded up; the limit leaves room for an
 // unstripped or larger build (about 4x the measurement) without OOM kills.
-// The vault-agent figures are not measured here (no Vault image runs in the
-// sandbox); they follow the seed product's order of magnitude.
+// The Vault Agent's defaults are in agent.go.
 var (
 	initResources = resourcesJSON{
 		Requests: map[string]string{"cpu": "10m", "memory": "16Mi"},
 		Limits:   map[string]string{"memory": "64Mi"},
-	}
-	agentResources = resourcesJSON{
-		Requests: map[string]string{"cpu": "50m", "memory": "64Mi"},
-		Limits:   map[string]string{"memory": "128Mi"},
 	}
 	// volumeSizeLimit bounds the in-memory volume: the binary (7.4 MB
 	// stripped) and the agent's token file.
