@@ -69,8 +69,11 @@ const (
 // parseAgentSettings reads the agent's annotations into s.
 func parseAgentSettings(src *settingsSource, s *Settings) {
 	s.ConfigFilePath = strings.TrimSuffix(src.str(AnnConfigFilePath, DefaultConfigFilePath), "/")
-	if !isPlainAbsPath(s.ConfigFilePath) {
+	switch p := s.ConfigFilePath + "/"; {
+	case !isPlainAbsPath(s.ConfigFilePath):
 		src.errs = append(src.errs, &SettingsError{Annotation: AnnConfigFilePath, Reason: "must be an absolute path of letters, digits, '.', '_', '-' and '/'"})
+	case p == MountPath || strings.HasPrefix(p, TLSMountPath) || strings.HasPrefix(p, TokenMountPath) || strings.HasPrefix(p, AgentConfigMountPath):
+		src.errs = append(src.errs, &SettingsError{Annotation: AnnConfigFilePath, Reason: "is where the webhook mounts vault-env, the Vault CA, a token or the agent's config"})
 	}
 	s.AgentResources = resourcesJSON{Requests: map[string]string{}, Limits: map[string]string{}}
 	for _, r := range []struct {
