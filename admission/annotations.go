@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // AnnotationPrefix is the prefix of every pod annotation the webhook reads
@@ -52,6 +54,15 @@ const (
 	AnnVaultAgentOnce       = "vault-agent-once"
 	AnnVaultImage           = "vault-image"
 	AnnVaultImagePullPolicy = "vault-image-pull-policy"
+	AnnVaultServiceAccount  = "vault-serviceaccount"
+	AnnConfigFilePath       = "vault-configfile-path"
+	AnnAgentCPURequest      = "vault-agent-cpu-request"
+	AnnAgentCPULimit        = "vault-agent-cpu-limit"
+	AnnAgentMemoryRequest   = "vault-agent-memory-request"
+	AnnAgentMemoryLimit     = "vault-agent-memory-limit"
+	AnnAgentEnvVariables    = "vault-agent-env-variables"
+	AnnAgentShareProcessNS  = "vault-agent-share-process-namespace"
+	AnnEnvImageVolume       = "vault-env-image-volume"
 )
 
 // Annotations lists every annotation the webhook reads, in documentation
@@ -95,7 +106,20 @@ var Annotations = []struct {
 	{AnnVaultAgentOnce, "false", "VAULT_AGENT_ONCE"},
 	{AnnVaultImage, "hashicorp/vault:latest", "VAULT_IMAGE"},
 	{AnnVaultImagePullPolicy, "IfNotPresent", "VAULT_IMAGE_PULL_POLICY"},
+	{AnnVaultServiceAccount, "(ServiceAccount name)", "VAULT_SERVICEACCOUNT"},
+	{AnnConfigFilePath, DefaultConfigFilePath, ""},
+	{AnnAgentCPURequest, defaultAgentCPURequest, "VAULT_AGENT_CPU_REQUEST"},
+	{AnnAgentCPULimit, "", "VAULT_AGENT_CPU_LIMIT"},
+	{AnnAgentMemoryRequest, defaultAgentMemoryRequest, "VAULT_AGENT_MEMORY_REQUEST"},
+	{AnnAgentMemoryLimit, defaultAgentMemoryLimit, "VAULT_AGENT_MEMORY_LIMIT"},
+	{AnnAgentEnvVariables, "", ""},
+	{AnnAgentShareProcessNS, "false", "VAULT_AGENT_SHARE_PROCESS_NAMESPACE"},
+	{AnnEnvImageVolume, "false", "VAULT_ENV_IMAGE_VOLUME"},
 }
+
+// DefaultConfigFilePath is where the Vault Agent's rendered files appear in
+// the application containers (vault-configfile-path).
+const DefaultConfigFilePath = "/vault/secrets"
 
 // DefaultSATokenDir is where Kubernetes mounts the ServiceAccount token.
 const DefaultSATokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -141,6 +165,14 @@ type Settings struct {
 	VaultAgentOnce       bool
 	VaultImage           string
 	VaultImagePullPolicy string
+	// VaultServiceAccount is the vault-role template's serviceaccount key.
+	VaultServiceAccount string
+	ConfigFilePath      string
+	AgentResources      resourcesJSON
+	AgentEnv            []corev1.EnvVar
+	AgentShareProcessNS bool
+	// EnvImageVolume delivers vault-env as an image volume (imagevolume.go).
+	EnvImageVolume bool
 }
 
 // SettingsError says which annotation (or webhook default) is invalid.
@@ -281,7 +313,14 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	}
 	s.VaultPath = src.str(AnnVaultPath, "")
 	s.AuthMethod = src.oneOf(AnnVaultAuthMethod, "kubernetes", "jwt")
-	s.SkipVerify = src.boolText(AnnVaultSkipVerify)
+	if cfg.AllowSkipVerify {
+		s.SkipVerify = src.boolText(AnnVaultSkipVerify)
+	} else {
+		// The channel carries the pod's ServiceAccount token: only the
+		// operator turns its verification off, whatever the pod says (the
+		// ignored annotation gets a warning: annotationWarnings).
+		s.SkipVerify = (&settingsSource{defaults: defaults}).boolText(AnnVaultSkipVerify)
+	}
 	s.TLSSecret = src.str(AnnVaultTLSSecret, "")
 	if s.TLSSecret != "" && !isDNSLabelish(s.TLSSecret) {
 		src.errs = append(src.errs, &SettingsError{Annotation: AnnVaultTLSSecret, Reason: "not a Secret name"})
@@ -338,6 +377,9 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	if s.VaultImagePullPolicy == "" {
 		s.VaultImagePullPolicy = "IfNotPresent"
 	}
+	s.VaultServiceAccount = src.str(AnnVaultServiceAccount, serviceAccount)
+	parseAgentSettings(src, &s)
+	s.EnvImageVolume = src.boolean(AnnEnvImageVolume, false)
 	if len(src.errs) > 0 {
 		return s, joinSettingsErrors(src.errs)
 	}

@@ -41,16 +41,11 @@ const (
 // the kernel charges to the writing container's memory cgroup: about 14 MB.
 // The request is that figure rounded up; the limit leaves room for an
 // unstripped or larger build (about 4x the measurement) without OOM kills.
-// The vault-agent figures are not measured here (no Vault image runs in the
-// sandbox); they follow the seed product's order of magnitude.
+// The Vault Agent's defaults are in agent.go.
 var (
 	initResources = resourcesJSON{
 		Requests: map[string]string{"cpu": "10m", "memory": "16Mi"},
 		Limits:   map[string]string{"memory": "64Mi"},
-	}
-	agentResources = resourcesJSON{
-		Requests: map[string]string{"cpu": "50m", "memory": "64Mi"},
-		Limits:   map[string]string{"memory": "128Mi"},
 	}
 	// volumeSizeLimit bounds the in-memory volume: the binary (7.4 MB
 	// stripped) and the agent's token file.
@@ -78,11 +73,17 @@ type builder struct {
 	// env is the settings' variables (Settings.env); nil until the first
 	// container.
 	env []corev1.EnvVar
-	// saMount is the ServiceAccount token mount of the first wrapped
-	// container that has one (the vault-agent container gets a copy: the
-	// apiserver mounts tokens only into containers that existed before the
-	// webhooks ran).
+	// saMount is the ServiceAccount token mount of the first container
+	// that has one (the vault-agent container gets a copy: the apiserver
+	// mounts tokens only into containers that existed before the webhooks
+	// ran).
 	saMount *corev1.VolumeMount
+	// wrapped is whether any container starts through vault-env (the pod
+	// then gets the vault-env volume and copy-vault-env).
+	wrapped bool
+	// mounted records the app containers whose volumeMounts list the patch
+	// created (so later mounts use /-).
+	mounted map[int]bool
 }
 
 // wrap rewrites one container to start through vault-env.
@@ -91,10 +92,6 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		p := strings.TrimSuffix(vm.MountPath, "/")
 		if p == "/vault" || strings.HasPrefix(p, "/vault/") {
 			return nil, &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts vault-env", c.Name, vm.MountPath)}
-		}
-		if b.saMount == nil && strings.TrimSuffix(vm.MountPath, "/") == b.s.SATokenDir {
-			v := vm
-			b.saMount = &v
 		}
 	}
 	var warnings []string
@@ -148,7 +145,16 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	p.Set(paths.args, args)
 
 	hasMounts := len(c.VolumeMounts) > 0
-	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath})
+	// Read-only: only copy-vault-env (and the Vault Agent's token sink)
+	// writes the vault-env volume, so no application container can replace
+	// the vault-env binary its siblings run.
+	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
+	if kind == "containers" {
+		if b.mounted == nil {
+			b.mounted = map[int]bool{}
+		}
+		b.mounted[i] = true
+	}
 	if b.s.TLSSecret != "" {
 		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
@@ -308,11 +314,30 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		p.Set(Pointer("metadata", "annotations", MutatedAnnotation), "true")
 	}
 
+	mode := s.agentMode()
+	image := s.EnvImage
+	if image == "" {
+		image = defaultImage
+	}
+	// The vault-env volume holds the binary, and the agent's token sink
+	// when vault-agent is set (never an image volume then).
+	copied := b.wrapped && !s.EnvImageVolume
 	hasVolumes := len(pod.Spec.Volumes) > 0
-	p.Append("/spec/volumes", hasVolumes, vaultEnvVolume)
-	p.Append("/spec/volumes", hasVolumes, noTokenVolume)
+	appendVolume := func(v any) {
+		p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, v)
+		hasVolumes = true
+	}
+	switch {
+	case b.wrapped && s.EnvImageVolume:
+		appendVolume(s.imageVolume(image))
+	case copied || s.VaultAgent:
+		appendVolume(vaultEnvVolume)
+	}
+	if copied {
+		appendVolume(noTokenVolume)
+	}
 	if s.TLSSecret != "" {
-		p.Append("/spec/volumes", hasVolumes, map[string]any{
+		appendVolume(map[string]any{
 			"name": TLSVolumeName,
 			"secret": map[string]any{
 				"secretName": s.TLSSecret,
@@ -320,25 +345,33 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 			},
 		})
 	}
-	if s.VaultAgent {
-		p.Append("/spec/volumes", hasVolumes, map[string]any{
+	var inits []any
+	if mode != AgentNone {
+		appendVolume(map[string]any{
 			"name": AgentConfigVolumeName,
 			"configMap": map[string]any{
 				"name":  s.VaultAgentConfigMap,
 				"items": []map[string]string{{"key": "config.hcl", "path": "config.hcl"}},
 			},
 		})
+		appendVolume(agentSecretsVolume)
+		if s.AgentShareProcessNS {
+			p.Set("/spec/shareProcessNamespace", true)
+		}
+		inits = append(inits, b.agentContainer(copied || s.VaultAgent))
 	}
-
-	image := s.EnvImage
-	if image == "" {
-		image = defaultImage
+	if copied {
+		init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
+			readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup,
+			dirs: s.mountPointDirs()})
+		if len(pod.Spec.InitContainers) == 0 && len(inits) == 0 {
+			p.Set("/spec/initContainers", []any{init})
+			return
+		}
+		inits = append(inits, init)
 	}
-	init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
-		readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup})
-	inits := []any{init}
-	if s.VaultAgent {
-		inits = append(inits, b.agentContainer())
+	if len(inits) == 0 {
+		return
 	}
 	if len(pod.Spec.InitContainers) == 0 {
 		p.Set("/spec/initContainers", inits)
@@ -346,6 +379,20 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 	for i, c := range inits {
 		p.Insert("/spec/initContainers", true, i, c)
+	}
+}
+
+// agentMounts mounts the Vault Agent's rendered files, read-only, at
+// vault-configfile-path in every application container (not in init
+// containers: the agent's siblings there do not need them).
+func (b *builder) agentMounts() {
+	if b.s.agentMode() == AgentNone {
+		return
+	}
+	m := corev1.VolumeMount{Name: AgentSecretsVolumeName, MountPath: b.s.ConfigFilePath, ReadOnly: true}
+	for i := range b.pod.Spec.Containers {
+		paths := newContainerPaths("containers", i)
+		b.patch.appendAt(paths.volumeMounts, paths.volumeMountsDash, len(b.pod.Spec.Containers[i].VolumeMounts) > 0 || b.mounted[i], m)
 	}
 }
 
@@ -376,9 +423,29 @@ var noTokenVolume = func() rawJSON {
 	return j
 }()
 
+// mountPointDirs lists (for VAULT_ENV_COPY_DIRS) the directories below
+// MountPath where the app containers mount other volumes: the vault-env
+// volume is read-only there, so copy-vault-env creates them.
+func (s *Settings) mountPointDirs() string {
+	var dirs []string
+	if s.TLSSecret != "" {
+		dirs = append(dirs, strings.Trim(strings.TrimPrefix(TLSMountPath, MountPath), "/"))
+	}
+	if s.TokenAuthVolume != "" {
+		dirs = append(dirs, strings.Trim(strings.TrimPrefix(TokenMountPath, MountPath), "/"))
+	}
+	if s.agentMode() != AgentNone && strings.HasPrefix(s.ConfigFilePath+"/", MountPath) {
+		dirs = append(dirs, strings.TrimPrefix(s.ConfigFilePath, MountPath))
+	}
+	return strings.Join(dirs, ",")
+}
+
+// CopyDirsEnv is vault-env's VAULT_ENV_COPY_DIRS (cmd/vault-env).
+const CopyDirsEnv = "VAULT_ENV_COPY_DIRS"
+
 // initKey is everything the copy-vault-env container depends on.
 type initKey struct {
-	image, pullPolicy                                 string
+	image, pullPolicy, dirs                           string
 	allowPrivEscalation, readOnlyRootFS, runAsNonRoot bool
 	runAsUser, runAsGroup                             int64
 }
@@ -444,61 +511,14 @@ func initContainer(k initKey) rawJSON {
 		},
 		Resources: initResources,
 	}
+	if k.dirs != "" {
+		c.Env = []corev1.EnvVar{{Name: CopyDirsEnv, Value: k.dirs}}
+	}
 	j, err := json.Marshal(c)
 	if err != nil {
 		panic("admission: failed to encode the init container: " + err.Error()) // plain strings and ints: cannot fail
 	}
 	return j
-}
-
-// agentContainer runs the Vault agent, which logs in and writes the token
-// file vault-env then uses. With vault-agent-once it exits after auth (a
-// plain init container); otherwise it keeps renewing as a native sidecar,
-// with a startup probe so that later containers start after the token exists.
-func (b *builder) agentContainer() containerJSON {
-	s := b.s
-	cmd := []string{"vault", "agent", "-config=" + AgentConfigMountPath + "config.hcl"}
-	c := corev1.Container{
-		Name:            AgentContainerName,
-		Image:           s.VaultImage,
-		ImagePullPolicy: corev1.PullPolicy(s.VaultImagePullPolicy),
-		SecurityContext: s.securityContext(),
-		Env: []corev1.EnvVar{
-			{Name: "VAULT_ADDR", Value: s.VaultAddr},
-			{Name: "SKIP_SETCAP", Value: "true"},
-		},
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: VolumeName, MountPath: MountPath},
-			{Name: AgentConfigVolumeName, MountPath: AgentConfigMountPath, ReadOnly: true},
-		},
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-	}
-	if s.SkipVerify != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_SKIP_VERIFY", Value: s.SkipVerify})
-	}
-	if s.VaultNamespace != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_NAMESPACE", Value: s.VaultNamespace})
-	}
-	if s.TLSSecret != "" {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_CACERT", Value: TLSMountPath + "ca.crt"})
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
-	}
-	if b.saMount != nil {
-		c.VolumeMounts = append(c.VolumeMounts, *b.saMount)
-	}
-	if s.VaultAgentOnce {
-		cmd = append(cmd, "-exit-after-auth")
-	} else {
-		always := corev1.ContainerRestartPolicyAlways
-		c.RestartPolicy = &always
-		c.StartupProbe = &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-s", AgentTokenFile}}},
-			PeriodSeconds:    1,
-			FailureThreshold: 120,
-		}
-	}
-	c.Command = cmd
-	return containerJSON{Container: c, Resources: agentResources}
 }
 
 // platformValues collects the values a pod's nodeSelector and required node

@@ -33,6 +33,11 @@
 //
 // Pod annotations (all under [AnnotationPrefix]) and the webhook
 // environment variables that set their webhook-wide defaults are listed in
-// [Annotations] and documented in README.md, section "Annotations". This
-// package reads no environment variables itself.
+// [Annotations] and documented in README.md, section "Annotations". An
+// annotation under the prefix that is not among them, or one of the seed
+// product's that this webhook replaces (consul-template, object mutation),
+// gets an admission warning, never a refusal (warnings.go). The Vault Agent
+// (agent.go), vault-role templating (role.go) and vault-env as an image
+// volume (imagevolume.go) have their own files. This package reads no
+// environment variables itself.
 package admission

@@ -111,6 +111,19 @@ func annotated(kv ...string) string {
 	return string(b)
 }
 
+// agentPod is a two-container pod (app cats a rendered file, a plain
+// sidecar) with the ServiceAccount token mounted, annotated with ann (JSON
+// members); withRef gives app a vault: env reference too.
+func agentPod(ann string, withRef bool) string {
+	env := ""
+	if withRef {
+		env = `,"env":[{"name":"S","value":"vault:secret/data/x#y"}]`
+	}
+	return `{"metadata":{"name":"app","annotations":{` + ann + `}},"spec":{"volumes":[{"name":"kube-api-access","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}}],` +
+		`"containers":[{"name":"app","image":"alpine","command":["cat","/vault/secrets/config"]` + env + `,"volumeMounts":[{"name":"kube-api-access","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}]},` +
+		`{"name":"side","image":"alpine","command":["sleep","1000"]}]}}`
+}
+
 func withEnv(env string) string {
 	return `{"metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[` + env + `]}]}}`
 }
@@ -168,7 +181,8 @@ func goldenCases() []goldenCase {
 		{name: "ann-vault-role", pod: annotated(AnnVaultRole, "reader")},
 		{name: "ann-all-vault-env", pod: annotated(AnnVaultPath, "k8s-prod", AnnVaultAuthMethod, "jwt", AnnVaultSkipVerify, "true", AnnVaultClientTimeout, "30s",
 			AnnVaultNamespace, "team-a", AnnIgnoreMissingSecrets, "true", AnnEnvDaemon, "true", AnnEnvDelay, "5s", AnnEnvPassthrough, "VAULT_ADDR,VAULT_ROLE",
-			AnnLogLevel, "debug", AnnEnableJSONLog, "true", AnnTransitKeyID, "app-key", AnnTransitPath, "transit-prod", AnnTransitBatchSize, "50")},
+			AnnLogLevel, "debug", AnnEnableJSONLog, "true", AnnTransitKeyID, "app-key", AnnTransitPath, "transit-prod", AnnTransitBatchSize, "50"),
+			cfg: func(c *Config) { c.AllowSkipVerify = true }},
 		{name: "ann-vault-tls-secret", pod: annotated(AnnVaultTLSSecret, "vault-tls")},
 		{name: "ann-token-auth-mount", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/token-auth-mount":"vault-token:token"}},"spec":{"volumes":[{"name":"vault-token","secret":{"secretName":"vault-token"}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 		{name: "ann-token-auth-mount-no-volume", pod: annotated(AnnTokenAuthMount, "vault-token:token")},
@@ -181,7 +195,8 @@ func goldenCases() []goldenCase {
 		{name: "ann-run-as-user-zero", pod: annotated(AnnRunAsNonRoot, "false", AnnRunAsUser, "0", AnnRunAsGroup, "0")},
 		{name: "ann-vault-env-image", pod: annotated(AnnEnvImage, "registry.example/vault-env:1.2.3", AnnEnvImagePullPolicy, "Always")},
 		{name: "ann-sa-token-volume-name", pod: annotated(AnnSATokenVolumeName, "/var/run/secrets/vault")},
-		{name: "ann-invalid-values", pod: annotated(AnnVaultSkipVerify, "maybe", AnnVaultClientTimeout, "soon", AnnVaultAuthMethod, "ldap")},
+		{name: "ann-invalid-values", pod: annotated(AnnVaultSkipVerify, "maybe", AnnVaultClientTimeout, "soon", AnnVaultAuthMethod, "ldap"),
+			cfg: func(c *Config) { c.AllowSkipVerify = true }},
 		{name: "ann-mutate-bogus", pod: annotated(AnnMutate, "yes")},
 		{name: "webhook-defaults", pod: podDirect, cfg: func(c *Config) {
 			c.Defaults = map[string]string{AnnVaultSkipVerify: "true", AnnVaultPath: "cluster-a", AnnVaultRole: "fallback"}
@@ -189,6 +204,51 @@ func goldenCases() []goldenCase {
 		{name: "webhook-defaults-annotation-wins", pod: annotated(AnnVaultPath, "mine"), cfg: func(c *Config) {
 			c.Defaults = map[string]string{AnnVaultPath: "cluster-a"}
 		}},
+		// vault-role templating.
+		{name: "ann-vault-role-template", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-role":"{{.namespace}}-{{.serviceaccount}}"}},"spec":{"serviceAccountName":"billing","containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
+		{name: "ann-vault-role-template-all-keys", pod: `{"metadata":{"generateName":"web-7d9f-","annotations":{"vault.security.banzaicloud.io/vault-role":"{{.authmethod}}.{{.path}}.{{.namespace}}.{{.name}}{{.serviceaccount}}","vault.security.banzaicloud.io/vault-serviceaccount":"vault-reader","vault.security.banzaicloud.io/vault-path":"k8s-prod"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
+		{name: "ann-vault-role-template-unknown-key", pod: annotated(AnnVaultRole, "{{.namespace}}-{{.pod}}")},
+		{name: "ann-vault-role-template-nested-unknown-key", pod: annotated(AnnVaultRole, `{{if .namespace}}{{.team}}{{end}}`)},
+		{name: "ann-vault-role-template-parse-error", pod: annotated(AnnVaultRole, "{{.namespace")},
+		{name: "ann-vault-role-template-empty", pod: annotated(AnnVaultRole, `{{""}}`)},
+		{name: "webhook-default-role-template", pod: podDirect, cfg: func(c *Config) { c.Defaults = map[string]string{AnnVaultRole: "{{.namespace}}-apps"} }},
+		// vault-skip-verify is the operator's unless VAULT_ALLOW_OBJECT_SKIP_VERIFY.
+		{name: "ann-skip-verify-ignored", pod: annotated(AnnVaultSkipVerify, "true")},
+		{name: "ann-skip-verify-false-ignored", pod: annotated(AnnVaultSkipVerify, "false"), cfg: func(c *Config) { c.Defaults = map[string]string{AnnVaultSkipVerify: "true"} }},
+		{name: "ann-skip-verify-allowed", pod: annotated(AnnVaultSkipVerify, "true"), cfg: func(c *Config) { c.AllowSkipVerify = true }},
+		// Warnings about annotations.
+		{name: "warn-misspelt-annotation", pod: annotated("vault-rol", "reader", "vault-skip-verfy", "true")},
+		{name: "warn-unknown-annotation", pod: annotated("completely-unrelated", "x")},
+		{name: "warn-consul-template", pod: annotated("vault-ct-configmap", "ct-config", "vault-ct-once", "true")},
+		{name: "warn-object-mutation", pod: annotated("mutate-configmap", "true", "inline-mutation", "true")},
+		{name: "warn-renamed-agent-resources", pod: annotated("vault-agent-cpu", "100m", "vault-agent-memory", "128Mi")},
+		{name: "warn-unmutated-pod", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-adr":"https://vault:8200"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"]}]}}`},
+		// Vault Agent.
+		{name: "agent-sidecar-files-only", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, false)},
+		{name: "agent-sidecar-with-vault-env", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
+		{name: "agent-init-files-only", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-once":"true"`, false)},
+		{name: "agent-init-token-no-refs", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent":"true"`, false)},
+		{name: "agent-resources", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-cpu-request":"0.1","vault.security.banzaicloud.io/vault-agent-cpu-limit":"500m","vault.security.banzaicloud.io/vault-agent-memory-request":"32Mi","vault.security.banzaicloud.io/vault-agent-memory-limit":"1Gi"`, false)},
+		{name: "agent-resources-invalid", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-cpu-limit":"lots","vault.security.banzaicloud.io/vault-agent-memory-request":"-1Mi"`, false)},
+		{name: "agent-env-variables", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-env-variables":"[{\"name\":\"SKIP_SETCAP\",\"value\":\"true\"},{\"Name\":\"HTTPS_PROXY\",\"VALUE\":\"http://proxy:3128\"}]"`, false)},
+		{name: "agent-env-variables-invalid", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-env-variables":"[{\"name\":\"A=B\",\"value\":\"x\"}]"`, false)},
+		{name: "agent-env-variables-not-json", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-env-variables":"A=B"`, false)},
+		{name: "agent-share-process-namespace", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-agent-share-process-namespace":"true"`, false)},
+		{name: "agent-configfile-path", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-configfile-path":"/etc/app/"`, false)},
+		{name: "agent-configfile-path-invalid", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-configfile-path":"/etc/$(id)"`, false)},
+		{name: "agent-configfile-path-reserved", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-configfile-path":"/vault"`, true)},
+		{name: "agent-tls-secret", pod: agentPod(`"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-tls-secret":"vault-tls"`, true)},
+		{name: "agent-existing-init-container", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"initContainers":[{"name":"setup","image":"alpine","command":["true"]}],"containers":[{"name":"app","image":"alpine","command":["cat","/vault/secrets/config"]}]}}`},
+		{name: "agent-conflict-mount", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"volumes":[{"name":"s","emptyDir":{}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"volumeMounts":[{"name":"s","mountPath":"/vault/secrets"}]}]}}`},
+		{name: "agent-conflict-container-name", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"containers":[{"name":"vault-agent","image":"alpine","command":["sh"]}]}}`},
+		// vault-env as an image volume.
+		{name: "image-volume", pod: annotated(AnnEnvImageVolume, "true")},
+		{name: "image-volume-webhook-default", pod: podDirect, cfg: func(c *Config) { c.Defaults = map[string]string{AnnEnvImageVolume: "true"} }},
+		{name: "image-volume-tls-and-pull-policy", pod: annotated(AnnEnvImageVolume, "true", AnnVaultTLSSecret, "vault-tls", AnnEnvImagePullPolicy, "Always", AnnEnvImage, "registry.example/vault-env:1.2.3")},
+		{name: "image-volume-agent-sidecar", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
+		{name: "image-volume-vault-agent-falls-back", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
+		{name: "image-volume-configfile-path-falls-back", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-configfile-path":"/vault/files"`, true)},
+		{name: "image-volume-init-container", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-env-image-volume":"true"}},"spec":{"initContainers":[{"name":"migrate","image":"alpine","command":["migrate"],"env":[{"name":"DB","value":"vault:secret/data/db#dsn"}]}],"containers":[{"name":"app","image":"alpine","command":["sh"]}]}}`},
 		// Once only; skips.
 		{name: "already-mutated-marker", pod: annotated("vault.security.banzaicloud.io/mutated", "true")},
 		{name: "already-mutated-init", pod: `{"metadata":{"name":"app"},"spec":{"initContainers":[{"name":"copy-vault-env","image":"x","command":["/usr/local/bin/vault-env","copy","/vault/"]}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
@@ -211,6 +271,9 @@ func goldenCases() []goldenCase {
 		// vault-addr guard.
 		{name: "vault-addr-default-allowed", pod: annotated(AnnVaultAddr, "https://vault.vault-infra:8200")},
 		{name: "vault-addr-allow-listed", pod: annotated(AnnVaultAddr, "https://vault.team-b:8200"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:8200"} }},
+		{name: "vault-addr-empty", pod: annotated(AnnVaultAddr, " ")},
+		{name: "vault-addr-allow-listed-path", pod: annotated(AnnVaultAddr, "https://gw.team-b/vault/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://gw.team-b/vault"} }},
+		{name: "vault-addr-allow-list-no-default-port", pod: annotated(AnnVaultAddr, "https://vault.team-b/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:443"} }},
 		{name: "vault-addr-not-allow-listed", pod: annotated(AnnVaultAddr, "https://attacker.example:8200")},
 		{name: "vault-addr-metadata-ipv4", pod: annotated(AnnVaultAddr, "http://169.254.169.254/latest/meta-data"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
 		{name: "vault-addr-metadata-ipv6", pod: annotated(AnnVaultAddr, "http://[fd00:ec2::254]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,9 +57,13 @@ type Config struct {
 	VaultEnvImage      string   // image of the copy-vault-env init container
 	Namespace          string   // the webhook's own namespace: never mutated
 	ExcludedNamespaces []string // more namespaces never mutated (kube-system and kube-public always are)
-	AllowedVaultAddrs  []string // vault-addr annotations allowed ("*" or scheme://host[:port])
-	LeastPrivilege     bool     // read no Secrets/ConfigMaps: wrap every container that uses them
-	Defaults           map[string]string
+	AllowedVaultAddrs  []string // vault-addr annotations allowed ("*" or scheme://host[:port][/path], matched exactly)
+	// AllowSkipVerify lets a pod's vault-skip-verify annotation apply
+	// (VAULT_ALLOW_OBJECT_SKIP_VERIFY); otherwise it is ignored with a
+	// warning and the webhook-wide VAULT_SKIP_VERIFY applies.
+	AllowSkipVerify bool
+	LeastPrivilege  bool // read no Secrets/ConfigMaps: wrap every container that uses them
+	Defaults        map[string]string
 	// OnLookup, when set, is told of each Secret/ConfigMap/image lookup:
 	// kind is "secret", "configmap" or "image"; result "found", "not_found"
 	// or "error".
@@ -126,7 +131,7 @@ type Denied struct {
 func (d *Denied) Error() string { return d.Message }
 
 // Mutate decides the patch for one pod.
-func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
+func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err error) {
 	pod := req.Pod
 	if req.Operation != "" && req.Operation != "CREATE" {
 		return Result{Patch: &Patch{}, Reason: ReasonNotCreate}, nil
@@ -141,6 +146,15 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 	if isMutated(pod) {
 		return Result{Patch: &Patch{}, Reason: ReasonAlreadyMutated}, nil
 	}
+	// Every answer from here on carries the warnings about the pod's
+	// annotations (unknown, replaced, ignored).
+	if annWarnings := annotationWarnings(pod.Annotations, &m.cfg); len(annWarnings) > 0 {
+		defer func() {
+			if err == nil {
+				res.Warnings = append(annWarnings, res.Warnings...)
+			}
+		}()
+	}
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
@@ -152,12 +166,21 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 	if s.Skip {
 		return Result{Patch: &Patch{}, Reason: ReasonSkipAnnotation}, nil
 	}
-	if v, ok := pod.Annotations[AnnotationPrefix+AnnVaultAddr]; ok && strings.TrimSpace(v) != "" {
+	if v, ok := pod.Annotations[AnnotationPrefix+AnnVaultAddr]; ok {
 		addr, err := checkVaultAddr(strings.TrimSpace(v), m.cfg.VaultAddr, m.cfg.AllowedVaultAddrs)
 		if err != nil {
 			return Result{}, &Denied{Reason: RefusedVaultAddr, Message: err.Error()}
 		}
 		s.VaultAddr = addr
+	}
+	name := pod.Name
+	if name == "" {
+		name = pod.GenerateName
+	}
+	authMethod, authPath := cmp.Or(s.AuthMethod, "kubernetes"), cmp.Or(s.VaultPath, "kubernetes") // vault-env's defaults
+	if s.VaultRole, err = expandRole(s.VaultRole, map[string]string{"authmethod": authMethod, "name": name,
+		"namespace": ns, "path": authPath, "serviceaccount": s.VaultServiceAccount}); err != nil {
+		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: err.Error()}
 	}
 	if s.VaultAgent && s.VaultAgentConfigMap == "" {
 		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: "annotation " + AnnotationPrefix + AnnVaultAgent +
@@ -187,17 +210,24 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 			wrapMain = append(wrapMain, i)
 		}
 	}
-	if len(wrapInit) == 0 && len(wrapMain) == 0 {
+	if len(wrapInit) == 0 && len(wrapMain) == 0 && s.agentMode() == AgentNone {
 		return Result{Patch: &Patch{}, Reason: ReasonNoReferences}, nil
 	}
 	if err := checkConflicts(pod, &s); err != nil {
 		return Result{}, err
 	}
+	var warnings []string
+	if s.EnvImageVolume {
+		if why := s.imageVolumeFallback(); why != "" {
+			s.EnvImageVolume = false
+			warnings = append(warnings, "vault-env is delivered by the copy init container, not as an image volume: "+why)
+		}
+	}
 
 	// Usually five operations per wrapped container and three for the pod
 	// (settings add a few more).
-	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*(len(wrapInit)+len(wrapMain)))}}
-	var warnings []string
+	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*(len(wrapInit)+len(wrapMain)))},
+		saMount: findSATokenMount(pod, s.SATokenDir), wrapped: len(wrapInit)+len(wrapMain) > 0}
 	for _, i := range wrapInit {
 		w, err := m.wrap(ctx, b, lk, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
 		if err != nil {
@@ -212,6 +242,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (Result, error) {
 		}
 		warnings = append(warnings, w...)
 	}
+	b.agentMounts()
 	b.podLevel(m.cfg.VaultEnvImage, &m.inits)
 	return Result{Patch: b.patch, Reason: ReasonMutated, Warnings: warnings}, nil
 }
@@ -397,14 +428,25 @@ func checkConflicts(pod *corev1.Pod, s *Settings) error {
 	taken := func(name string) bool {
 		return slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == name })
 	}
-	for _, name := range []string{VolumeName, NoTokenVolumeName, TLSVolumeName, AgentConfigVolumeName} {
+	for _, name := range []string{VolumeName, NoTokenVolumeName, TLSVolumeName, AgentConfigVolumeName, AgentSecretsVolumeName} {
 		if taken(name) {
 			return &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("pod already has a volume named %q, which the webhook adds", name)}
 		}
 	}
-	for _, c := range pod.Spec.InitContainers {
-		if c.Name == AgentContainerName && s.VaultAgent {
-			return &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("pod already has an init container named %q", AgentContainerName)}
+	if s.agentMode() != AgentNone {
+		for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+			for _, c := range list {
+				if c.Name == AgentContainerName {
+					return &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("pod already has a container named %q", AgentContainerName)}
+				}
+			}
+		}
+		for _, c := range pod.Spec.Containers {
+			for _, vm := range c.VolumeMounts {
+				if p := strings.TrimSuffix(vm.MountPath, "/"); p == s.ConfigFilePath || strings.HasPrefix(p, s.ConfigFilePath+"/") {
+					return &Denied{Reason: RefusedConflict, Message: fmt.Sprintf("container %q already mounts %s, where the webhook mounts the Vault Agent's files (%s%s)", c.Name, vm.MountPath, AnnotationPrefix, AnnConfigFilePath)}
+				}
+			}
 		}
 	}
 	if s.TokenAuthVolume != "" && !taken(s.TokenAuthVolume) {

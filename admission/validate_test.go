@@ -66,11 +66,42 @@ func validateMutated(p *corev1.Pod) error {
 		}
 	}
 	if _, ok := p.Annotations[MutatedAnnotation]; ok {
-		if len(p.Spec.InitContainers) == 0 || p.Spec.InitContainers[0].Name != InitContainerName {
-			return fmt.Errorf("%s is not the first init container", InitContainerName)
+		// The injected init containers come first: the Vault Agent (when
+		// there is one), then copy-vault-env (when a container is wrapped).
+		inits := p.Spec.InitContainers
+		if len(inits) > 0 && inits[0].Name == AgentContainerName {
+			inits = inits[1:]
 		}
-		if !vols[VolumeName] {
-			return fmt.Errorf("no %s volume", VolumeName)
+		anyWrapped := false
+		for _, c := range all {
+			if len(c.Command) == 1 && c.Command[0] == BinaryPath {
+				anyWrapped = true
+				for _, m := range c.VolumeMounts {
+					if m.Name == VolumeName && !m.ReadOnly {
+						return fmt.Errorf("wrapped container %q mounts %s read-write", c.Name, VolumeName)
+					}
+				}
+			}
+		}
+		imageVolume := false
+		for _, v := range p.Spec.Volumes {
+			if v.Name == VolumeName && v.Image != nil {
+				imageVolume = true
+			}
+		}
+		if imageVolume {
+			for _, c := range p.Spec.InitContainers {
+				if c.Name == InitContainerName {
+					return fmt.Errorf("%s with an image volume", InitContainerName)
+				}
+			}
+		} else if anyWrapped {
+			if len(inits) == 0 || inits[0].Name != InitContainerName {
+				return fmt.Errorf("%s does not come right after the agent (or first)", InitContainerName)
+			}
+			if !vols[VolumeName] {
+				return fmt.Errorf("no %s volume", VolumeName)
+			}
 		}
 	}
 	return nil

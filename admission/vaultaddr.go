@@ -30,10 +30,14 @@ var metadataHosts = []string{
 // checkVaultAddr validates a vault-addr annotation: an absolute http(s) URL
 // without userinfo, query or fragment, never an instance-metadata address,
 // and allowed by the operator's allow-list. allow entries are either "*"
-// (any address that passes the other checks) or a URL whose scheme and
-// host[:port] must match exactly. The webhook-wide address itself is always
-// allowed.
+// (any address that passes the other checks) or a URL that must match
+// exactly (sameAddr). The webhook-wide address itself is always allowed.
+// An allow-listed address is accepted even when it is private or loopback:
+// in-cluster Vaults live there.
 func checkVaultAddr(raw, webhookAddr string, allow []string) (string, error) {
+	if raw == "" {
+		return "", &VaultAddrError{Reason: "empty: remove the annotation to use the webhook's Vault address"}
+	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return "", &VaultAddrError{Reason: "not an absolute URL"}
@@ -68,11 +72,11 @@ func checkVaultAddr(raw, webhookAddr string, allow []string) (string, error) {
 		return "", &VaultAddrError{Reason: "numeric host names must be canonical IP addresses"}
 	}
 	canonical := u.String()
-	if sameOrigin(u, webhookAddr) {
+	if sameAddr(u, webhookAddr) {
 		return canonical, nil
 	}
 	for _, a := range allow {
-		if a == "*" || sameOrigin(u, a) {
+		if a == "*" || sameAddr(u, a) {
 			return canonical, nil
 		}
 	}
@@ -105,20 +109,15 @@ func looksNumeric(host string) bool {
 	return true
 }
 
-// sameOrigin compares scheme and host[:port], with default ports made
-// explicit.
-func sameOrigin(u *url.URL, other string) bool {
-	o, err := url.Parse(other)
+// sameAddr matches an address against an allow-list entry: the same
+// scheme, the same host compared case-insensitively, the same port as
+// written (no default port is filled in: https://v and https://v:443 are
+// different entries) and the same path, a trailing slash aside.
+func sameAddr(u *url.URL, entry string) bool {
+	o, err := url.Parse(entry)
 	if err != nil || o.Host == "" {
 		return false
 	}
-	return u.Scheme == o.Scheme && hostPort(u) == hostPort(o)
-}
-
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	return strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")) + ":" + port
+	return u.Scheme == o.Scheme && strings.EqualFold(u.Hostname(), o.Hostname()) && u.Port() == o.Port() &&
+		strings.TrimSuffix(u.EscapedPath(), "/") == strings.TrimSuffix(o.EscapedPath(), "/")
 }

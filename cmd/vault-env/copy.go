@@ -1,11 +1,49 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// CopyDirsEnv names the directories (comma-separated, relative to DIR) that
+// `vault-env copy DIR` creates after the copy: the mount points of the
+// volumes the webhook mounts below /vault (the Vault CA at tls, a token
+// volume at token, the Vault Agent's files at secrets). The containers that
+// run vault-env mount DIR read-only, so their runtime could not create them.
+const CopyDirsEnv = "VAULT_ENV_COPY_DIRS"
+
+var errCopyDir = errors.New("not a relative directory below the copy directory")
+
+// makeMountPoints creates each directory of list (see CopyDirsEnv) below
+// dir, mode 0755.
+func makeMountPoints(dir, list string) error {
+	for _, d := range strings.Split(list, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		if !filepath.IsLocal(d) {
+			return fmt.Errorf("failed to create mount point %q (%s): %w", d, CopyDirsEnv, errCopyDir)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("failed to create mount point: %w", err)
+		}
+	}
+	return nil
+}
+
+// lookupEnv returns the value of name in environ ("" when absent).
+func lookupEnv(environ []string, name string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
 
 // copySelf copies the running executable to dir/vault-env with mode 0555,
 // through a temporary file in dir and a rename, so a reader never sees a

@@ -3,7 +3,10 @@
 //
 // Usage:
 //
-//	vault-env copy DIR      copy this executable to DIR/vault-env (mode 0555)
+//	vault-env copy DIR      copy this executable to DIR/vault-env (mode 0555), then
+//	                        create the directories VAULT_ENV_COPY_DIRS lists (comma-
+//	                        separated, relative to DIR: mount points of the volumes
+//	                        the webhook mounts below DIR, which is read-only elsewhere)
 //	vault-env ARGV...       resolve, then exec ARGV (or supervise it in daemon mode)
 //
 // The copy form is what the webhook's init container runs, so the image needs

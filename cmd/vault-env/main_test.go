@@ -225,6 +225,28 @@ func TestCopy(t *testing.T) {
 	}
 }
 
+func TestCopyDirs(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, append(vaultEnvBase(), CopyDirsEnv+"=tls, token,secrets/app"), "copy", dir)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.output())
+	}
+	for _, d := range []string{"tls", "token", "secrets/app"} {
+		if st, err := os.Stat(filepath.Join(dir, d)); err != nil || !st.IsDir() {
+			t.Errorf("no directory %s: %v", d, err)
+		}
+	}
+	for _, bad := range []string{"../escape", "/abs"} {
+		p := start(t, append(vaultEnvBase(), CopyDirsEnv+"="+bad), "copy", t.TempDir())
+		if code := p.wait(t, 30*time.Second); code == 0 {
+			t.Errorf("%s=%s: exit 0, want a refusal", CopyDirsEnv, bad)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
+		t.Error("a directory was created outside the copy directory")
+	}
+}
+
 func TestExecWithoutReferences(t *testing.T) {
 	env := append(vaultEnvBase(), "PLAIN=a=b", "VAULT_ADDR=http://127.0.0.1:1", "VAULT_ROLE=r", "VAULT_OTHER=x")
 	p := start(t, env, self(t), "testapp", "env")

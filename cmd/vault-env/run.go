@@ -45,7 +45,10 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		return errors.New(usage)
 	}
 	if args[1] == "copy" && len(args) == 3 {
-		return copySelf(args[2])
+		if err := copySelf(args[2]); err != nil {
+			return err
+		}
+		return makeMountPoints(args[2], lookupEnv(environ, CopyDirsEnv))
 	}
 	argv := args[1:]
 

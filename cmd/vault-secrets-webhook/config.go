@@ -37,6 +37,7 @@ type config struct {
 	Namespace         string
 	ExcludedNS        []string
 	AllowedVaultAddrs []string
+	AllowSkipVerify   bool
 	LeastPrivilege    bool
 	RegistryInsecure  []string
 	RegistryCAFile    string
@@ -71,7 +72,8 @@ var flagSpecs = []flagSpec{
 	{"vault-env-image", "VAULT_ENV_IMAGE", "ghcr.io/vault-secrets-webhook/vault-env:latest", "image of the copy-vault-env init container"},
 	{"namespace", "POD_NAMESPACE", "", "the webhook's own namespace (never mutated)"},
 	{"excluded-namespaces", "EXCLUDED_NAMESPACES", "", "comma list of more namespaces never mutated (kube-system, kube-public and --namespace always are)"},
-	{"allowed-vault-addrs", "ALLOWED_VAULT_ADDRS", "", `comma list of Vault addresses the vault-addr annotation may name: "scheme://host[:port]" or "*"`},
+	{"allowed-vault-addrs", "ALLOWED_VAULT_ADDRS", "", `comma list of Vault addresses the vault-addr annotation may name: "scheme://host[:port][/path]" (matched exactly: scheme, host case-insensitively, port and path, a trailing slash aside) or "*"`},
+	{"allow-object-skip-verify", "VAULT_ALLOW_OBJECT_SKIP_VERIFY", "false", "let a pod's vault-skip-verify annotation turn Vault TLS verification off (otherwise the annotation is ignored with a warning and VAULT_SKIP_VERIFY applies)"},
 	{"least-privilege", "LEAST_PRIVILEGE", "false", "read no Secrets or ConfigMaps: wrap every container that uses secretKeyRef, configMapKeyRef or envFrom"},
 	{"registry-insecure-hosts", "REGISTRY_INSECURE_HOSTS", "", "comma list of registry and token-realm host[:port]s trusted: plain HTTP and any address (loopback, link-local, metadata) allowed"},
 	{"registry-ca-file", "REGISTRY_CA_FILE", "", "PEM file of CA certificates trusted for registries in addition to the system roots"},
@@ -178,6 +180,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, fail("registry-default-platform", err.Error())
 	}
 	if c.TLSSelfSigned, err = parseBool("tls-self-signed"); err != nil {
+		return nil, err
+	}
+	if c.AllowSkipVerify, err = parseBool("allow-object-skip-verify"); err != nil {
 		return nil, err
 	}
 	if c.LeastPrivilege, err = parseBool("least-privilege"); err != nil {

@@ -44,6 +44,8 @@
 //	                                              (admission.LookupBudget) bounds it too
 //	--default-image-pull-secret [DEFAULT_IMAGE_PULL_SECRET] NAMESPACE/NAME tried after the pod's
 //	                                              and its ServiceAccount's pull secrets
+//	--allow-object-skip-verify [VAULT_ALLOW_OBJECT_SKIP_VERIFY] let a pod's vault-skip-verify
+//	                                              annotation apply (default false: ignored, with a warning)
 //	--log-level [LOG_LEVEL]                       debug, info (default), warn, error
 //	--shutdown-timeout [SHUTDOWN_TIMEOUT]         grace for in-flight reviews, default 30s
 //
@@ -56,7 +58,9 @@
 // READONLY_ROOT_FS, PSP_ALLOW_PRIVILEGE_ESCALATION, REGISTRY_SKIP_VERIFY,
 // VAULT_LOG_LEVEL, ENABLE_JSON_LOG, TRANSIT_KEY_ID, TRANSIT_PATH,
 // TRANSIT_BATCH_SIZE, SERVICE_ACCOUNT_TOKEN_VOLUME_NAME, VAULT_AGENT,
-// VAULT_AGENT_ONCE, VAULT_IMAGE, VAULT_IMAGE_PULL_POLICY (see README,
+// VAULT_AGENT_ONCE, VAULT_IMAGE, VAULT_IMAGE_PULL_POLICY, VAULT_SERVICEACCOUNT,
+// VAULT_AGENT_CPU_REQUEST, VAULT_AGENT_CPU_LIMIT, VAULT_AGENT_MEMORY_REQUEST,
+// VAULT_AGENT_MEMORY_LIMIT, VAULT_AGENT_SHARE_PROCESS_NAMESPACE (see README,
 // section "Annotations").
 //
 // Endpoints (all on --listen-address, TLS): POST /pods (AdmissionReview

@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Namespace:          cfg.Namespace,
 		ExcludedNamespaces: cfg.ExcludedNS,
 		AllowedVaultAddrs:  cfg.AllowedVaultAddrs,
+		AllowSkipVerify:    cfg.AllowSkipVerify,
 		LeastPrivilege:     cfg.LeastPrivilege,
 		Defaults:           cfg.Defaults,
 		OnLookup:           metrics.ObserveLookup,

@@ -270,3 +270,54 @@ func treeEntries(root, prefix string, skip func(rel string, d fs.DirEntry) bool)
 	}
 	return entries, nil
 }
+
+// vault is a look-alike of docker.io/hashicorp/vault (alpine with /bin/vault)
+// for the Vault Agent containers the webhook injects: busybox plus the
+// sandbox's vault binary, tagged latest and its version. Its one layer is
+// uncompressed (the binary is ~360 MB and never leaves the machine).
+func (b *builder) vault(ctx context.Context) ([]output, error) {
+	p, err := b.hostOnly("vault")
+	if err != nil {
+		return nil, err
+	}
+	bin := b.opts.vault
+	if bin == "" {
+		out, err := exec.CommandContext(ctx, "scripts/tools.sh", "path", "vault").Output()
+		if err != nil {
+			return nil, fmt.Errorf("failed to find the vault binary (scripts/tools.sh path vault): %w", err)
+		}
+		bin = strings.TrimSpace(string(out))
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read vault binary: %w", err)
+	}
+	out, err := exec.CommandContext(ctx, bin, "version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("failed to run %s version: %w", bin, err)
+	}
+	// "Vault v1.21.1 (...), built ..." -> 1.21.1
+	fields := strings.Fields(string(out))
+	if len(fields) < 2 || !strings.HasPrefix(fields[1], "v") {
+		return nil, fmt.Errorf("failed to read the vault version from %q", out)
+	}
+	version := strings.TrimRight(strings.TrimPrefix(fields[1], "v"), ",")
+	entries, err := b.busyboxEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, oci.Entry{Path: "bin/vault", Kind: oci.File, Mode: 0o755, Data: data})
+	layer, err := oci.BuildLayer(entries, false)
+	if err != nil {
+		return nil, err
+	}
+	img := &oci.Image{
+		Platform: p, Layers: []*oci.Layer{layer}, History: []string{"scripts/image: busybox + the sandbox's vault " + version},
+		Config: oci.ContainerConfig{Env: []string{defaultPath}, Entrypoint: []string{"/bin/vault"}, Cmd: []string{"version"}},
+	}
+	l, err := oci.NewLayout([]string{"docker.io/hashicorp/vault:latest", "docker.io/hashicorp/vault:" + version}, img)
+	if err != nil {
+		return nil, err
+	}
+	return []output{{dir: "vault", layout: l, shell: true}}, nil
+}

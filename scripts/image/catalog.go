@@ -20,6 +20,11 @@ import (
 // mounted as a Kubernetes image volume at /vault gives /vault/vault-env.
 const VaultEnvVolumePath = "/vault-env"
 
+// VaultEnvVolumeDirs are the directories at the vault-env image's root for
+// the webhook's mounts below /vault when the image is the vault-env volume:
+// the Vault CA, a token volume, the Vault Agent's files.
+var VaultEnvVolumeDirs = []string{"secrets", "tls", "token"}
+
 // Names of the look-alike bases the Dockerfile test builds from. Fixed
 // names, so buildah's image history (which records FROM) does not vary.
 const (
@@ -40,8 +45,13 @@ var catalog = map[string]func(*builder, context.Context) ([]output, error){
 		return b.product(ctx, "vault-secrets-webhook", "./cmd/vault-secrets-webhook", nil, []string{"8443/tcp"})
 	},
 	"vault-env": func(b *builder, ctx context.Context) ([]output, error) {
-		link := oci.Entry{Path: strings.TrimPrefix(VaultEnvVolumePath, "/"), Kind: oci.Hardlink, Mode: 0o755, Target: "usr/local/bin/vault-env"}
-		return b.product(ctx, "vault-env", "./cmd/vault-env", []oci.Entry{link}, nil)
+		extra := []oci.Entry{{Path: strings.TrimPrefix(VaultEnvVolumePath, "/"), Kind: oci.Hardlink, Mode: 0o755, Target: "usr/local/bin/vault-env"}}
+		// The mount points the webhook uses below /vault, which an image
+		// volume (read-only) must already have (admission/imagevolume.go).
+		for _, d := range VaultEnvVolumeDirs {
+			extra = append(extra, oci.Entry{Path: d, Kind: oci.Dir, Mode: 0o755})
+		}
+		return b.product(ctx, "vault-env", "./cmd/vault-env", extra, nil)
 	},
 	"testapp":    (*builder).testapp,
 	"mysqllogin": (*builder).mysqllogin,
@@ -49,10 +59,11 @@ var catalog = map[string]func(*builder, context.Context) ([]output, error){
 	"busybox":    (*builder).busyboxImages,
 	"distroless": (*builder).distroless,
 	"golang":     (*builder).golang,
+	"vault":      (*builder).vault,
 }
 
 // sandboxImages are what `build sandbox` means.
-var sandboxImages = []string{"vault-secrets-webhook", "vault-env", "testapp", "mysqllogin", "pause", "busybox"}
+var sandboxImages = []string{"vault-secrets-webhook", "vault-env", "testapp", "mysqllogin", "pause", "busybox", "vault"}
 
 // defaultPath is the PATH of every image (distroless' and alpine's).
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

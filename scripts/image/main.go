@@ -17,8 +17,11 @@
 //	                       docker.io/library/alpine:{latest,3,3.20} (two layouts)
 //	distroless             localhost/vsw-lookalike/distroless-static:nonroot
 //	golang                 localhost/vsw-lookalike/golang:local (busybox + this Go toolchain)
-//	sandbox                the six images the sandbox's node runs: vault-secrets-webhook,
-//	                       vault-env, testapp, mysqllogin, pause, busybox
+//	vault                  docker.io/hashicorp/vault:{latest,VERSION} look-alike: busybox + the
+//	                       sandbox's vault binary at /bin/vault (scripts/tools.sh path vault),
+//	                       for the Vault Agent containers
+//	sandbox                the seven images the sandbox's node runs: vault-secrets-webhook,
+//	                       vault-env, testapp, mysqllogin, pause, busybox, vault
 //
 // The first two are the product images; the others exist for the sandbox
 // and the tests only. Every image but busybox and golang is shell-free, and
@@ -89,6 +92,7 @@ type buildOptions struct {
 	platforms []oci.Platform
 	caBundle  string
 	busybox   string
+	vault     string
 	goroot    string
 	goproxy   string
 	gosumdb   string
@@ -106,6 +110,7 @@ func parseBuild(args []string, stderr io.Writer) (*buildOptions, []string, error
 	fs.StringVar(&platforms, "platform", "linux/amd64", "comma-separated platforms (linux/amd64, linux/arm64); several make an image index")
 	fs.StringVar(&o.caBundle, "ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "CA bundle for /etc/ssl/certs (Debian's ca-certificates, installed by scripts/tools.sh)")
 	fs.StringVar(&o.busybox, "busybox", "/bin/busybox", "static busybox for the busybox and golang images (Debian's busybox-static)")
+	fs.StringVar(&o.vault, "vault", "", "vault binary for the vault image (default: scripts/tools.sh path vault)")
 	fs.StringVar(&o.goroot, "goroot", "", "Go toolchain for the golang image (default: go env GOROOT)")
 	fs.StringVar(&o.goproxy, "goproxy", "", "GOPROXY of the golang image (default: go env GOPROXY)")
 	fs.StringVar(&o.gosumdb, "gosumdb", "", "GOSUMDB of the golang image (default: go env GOSUMDB)")

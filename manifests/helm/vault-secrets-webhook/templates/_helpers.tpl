@@ -66,6 +66,13 @@ vault-agent: VAULT_AGENT
 vault-agent-once: VAULT_AGENT_ONCE
 vault-image: VAULT_IMAGE
 vault-image-pull-policy: VAULT_IMAGE_PULL_POLICY
+vault-serviceaccount: VAULT_SERVICEACCOUNT
+vault-agent-cpu-request: VAULT_AGENT_CPU_REQUEST
+vault-agent-cpu-limit: VAULT_AGENT_CPU_LIMIT
+vault-agent-memory-request: VAULT_AGENT_MEMORY_REQUEST
+vault-agent-memory-limit: VAULT_AGENT_MEMORY_LIMIT
+vault-agent-share-process-namespace: VAULT_AGENT_SHARE_PROCESS_NAMESPACE
+vault-env-image-volume: VAULT_ENV_IMAGE_VOLUME
 {{- end -}}
 
 {{/* A list of strings as CEL string literals, comma separated. */}}
