@@ -75,6 +75,7 @@ var Annotations = []struct {
 	{AnnMutateProbes, "false", "MUTATE_PROBES"},
 	{AnnVaultAddr, "(--vault-addr)", ""},
 	{AnnVaultRole, "(ServiceAccount name)", "VAULT_ROLE"},
+	{AnnVaultServiceAccount, "(ServiceAccount name)", "VAULT_SERVICEACCOUNT"},
 	{AnnVaultPath, "kubernetes", "VAULT_PATH"},
 	{AnnVaultAuthMethod, "kubernetes", "VAULT_AUTH_METHOD"},
 	{AnnVaultSkipVerify, "false", "VAULT_SKIP_VERIFY"},
@@ -88,6 +89,7 @@ var Annotations = []struct {
 	{AnnEnvFromPath, "", ""},
 	{AnnEnvImage, "(--vault-env-image)", ""},
 	{AnnEnvImagePullPolicy, "IfNotPresent", "VAULT_ENV_IMAGE_PULL_POLICY"},
+	{AnnEnvImageVolume, "false", "VAULT_ENV_IMAGE_VOLUME"},
 	{AnnRunAsNonRoot, "true", "RUN_AS_NON_ROOT"},
 	{AnnRunAsUser, "65534", "RUN_AS_USER"},
 	{AnnRunAsGroup, "65534", "RUN_AS_GROUP"},
@@ -104,9 +106,6 @@ var Annotations = []struct {
 	{AnnVaultAgent, "false", "VAULT_AGENT"},
 	{AnnVaultAgentConfigMap, "", ""},
 	{AnnVaultAgentOnce, "false", "VAULT_AGENT_ONCE"},
-	{AnnVaultImage, "hashicorp/vault:latest", "VAULT_IMAGE"},
-	{AnnVaultImagePullPolicy, "IfNotPresent", "VAULT_IMAGE_PULL_POLICY"},
-	{AnnVaultServiceAccount, "(ServiceAccount name)", "VAULT_SERVICEACCOUNT"},
 	{AnnConfigFilePath, DefaultConfigFilePath, ""},
 	{AnnAgentCPURequest, defaultAgentCPURequest, "VAULT_AGENT_CPU_REQUEST"},
 	{AnnAgentCPULimit, "", "VAULT_AGENT_CPU_LIMIT"},
@@ -114,7 +113,8 @@ var Annotations = []struct {
 	{AnnAgentMemoryLimit, defaultAgentMemoryLimit, "VAULT_AGENT_MEMORY_LIMIT"},
 	{AnnAgentEnvVariables, "", ""},
 	{AnnAgentShareProcessNS, "false", "VAULT_AGENT_SHARE_PROCESS_NAMESPACE"},
-	{AnnEnvImageVolume, "false", "VAULT_ENV_IMAGE_VOLUME"},
+	{AnnVaultImage, "hashicorp/vault:latest", "VAULT_IMAGE"},
+	{AnnVaultImagePullPolicy, "IfNotPresent", "VAULT_IMAGE_PULL_POLICY"},
 }
 
 // DefaultConfigFilePath is where the Vault Agent's rendered files appear in
