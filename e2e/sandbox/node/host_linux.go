@@ -168,6 +168,7 @@ func Clean(c Config) error {
 	if _, err := os.Stat("/sys/class/net/" + c.Bridge); err == nil {
 		add(run("ip", "link", "del", c.Bridge))
 	}
+	removeOwnLogLinks(c)
 	if other := otherNode(c); other != "" {
 		// The hard-coded paths are shared: leave them to the last node.
 		fmt.Fprintf(os.Stderr, "node: %s still runs; leaving the shared runtime paths to it\n", other)
@@ -404,17 +405,20 @@ func removeLeftovers(c Config) error {
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", p, err))
 		}
 	}
-	// symlinks the kubelet left in directories that existed before
-	for _, d := range []string{"/var/log/containers"} {
-		entries, _ := os.ReadDir(d)
-		for _, e := range entries {
-			target, err := os.Readlink(filepath.Join(d, e.Name()))
-			if err == nil && strings.HasPrefix(target, c.Dir+"/") {
-				_ = os.Remove(filepath.Join(d, e.Name()))
-			}
+	return errors.Join(errs...)
+}
+
+// removeOwnLogLinks removes the kubelet's log symlinks that point into the
+// node's directory, whoever else uses /var/log/containers.
+func removeOwnLogLinks(c Config) {
+	const d = "/var/log/containers"
+	entries, _ := os.ReadDir(d)
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join(d, e.Name()))
+		if err == nil && strings.HasPrefix(target, c.Dir+"/") {
+			_ = os.Remove(filepath.Join(d, e.Name()))
 		}
 	}
-	return errors.Join(errs...)
 }
 
 func exists(p string) bool {
