@@ -31,7 +31,7 @@ import (
 
 // mysqlLeaseTTL is the role's default_ttl: vault-env renews at two thirds of
 // it, so the test sees a renewal within about 20 s.
-const mysqlLeaseTTL = 30 * time.Second
+const mysqlLeaseTTL = 45 * time.Second
 
 // mariaDB is a mariadbd of the test's own.
 type mariaDB struct {

@@ -27,7 +27,9 @@ const (
 )
 
 func TestReliabilityHostileSlowBodies(t *testing.T) {
-	w := relStartWebhook(t, relWebhookOptions{})
+	// As the shipped Deployment runs it (manifests/base/30-deployment.yaml:
+	// GOMEMLIMIT=96MiB, three quarters of its 128Mi limit, the bound below).
+	w := relStartWebhook(t, relWebhookOptions{ExtraEnv: []string{"GOMEMLIMIT=96MiB"}})
 	ctx := testContext(t)
 	big := relBigReview(t, relBudgetBodyBytes)
 	if len(big) > 4<<20 {
