@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/netguard"
 )
 
 // MetadataAddressError is a connection refused because its address is a
@@ -34,33 +36,11 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("refusing vault redirect from %s to %s: another host would receive the token", e.From, e.To)
 }
 
-// Metadata addresses. This is vault-env's own small copy (vault-env links
-// nothing from the webhook); the webhook refuses the same addresses in
-// vault-addr annotations.
-var (
-	linkLocal4 = netip.MustParsePrefix("169.254.0.0/16")
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	metadata6  = []netip.Addr{netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("fd20:ce::254")}
-)
-
 // isMetadata reports whether a is a cloud metadata address, in any of its
-// IPv6 spellings of an IPv4 address.
-func isMetadata(a netip.Addr) bool {
-	a = a.WithZone("").Unmap()
-	if a.Is6() {
-		for _, m := range metadata6 {
-			if a == m {
-				return true
-			}
-		}
-		b := a.As16()
-		var zero [12]byte
-		if [12]byte(b[:12]) == zero || nat64.Contains(a) { // IPv4-compatible ::a.b.c.d, or NAT64
-			a = netip.AddrFrom4([4]byte(b[12:]))
-		}
-	}
-	return a.Is4() && linkLocal4.Contains(a)
-}
+// IPv6 spellings of an IPv4 address: the webhook's own classifier
+// (package netguard, standard library only), so vault-env and the webhook
+// refuse the same addresses.
+func isMetadata(a netip.Addr) bool { return netguard.Classify(a) == netguard.Metadata }
 
 // controlFunc is net.Dialer.ControlContext: it sees the resolved address of
 // every connection attempt before connect(2).
