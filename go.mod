@@ -5,6 +5,10 @@ go 1.26.0
 require (
 	github.com/hashicorp/vault/api v1.22.0
 	k8s.io/api v0.37.2
+	// Not a new module: k8s.io/api's types are built on it (resource.Quantity,
+	// metav1) and it was linked already. It is direct because the webhook
+	// parses the vault-agent-* resource annotations with resource.ParseQuantity,
+	// the apiserver's own parser, so a quantity we accept is one it accepts.
 	k8s.io/apimachinery v0.37.2
 )
 
