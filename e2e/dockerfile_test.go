@@ -147,19 +147,7 @@ func TestDockerfileBuilds(t *testing.T) {
 // the files map's entry for each product binary path.
 func readImage(t *testing.T, dir string) (*oci.Config, map[string]oci.FileInfo, oci.FileInfo) {
 	t.Helper()
-	l, err := oci.ReadLayout(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ms, err := l.Manifests()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := l.Config(ms[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := l.Files(ms[0])
+	_, c, files, err := oci.ReadImage(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

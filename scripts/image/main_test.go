@@ -49,19 +49,7 @@ func TestBuildDeterministic(t *testing.T) {
 
 func readImage(t *testing.T, dir string) (*oci.Layout, *oci.Config, map[string]oci.FileInfo) {
 	t.Helper()
-	l, err := oci.ReadLayout(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ms, err := l.Manifests()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := l.Config(ms[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := l.Files(ms[0])
+	l, c, files, err := oci.ReadImage(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

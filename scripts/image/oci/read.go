@@ -205,3 +205,28 @@ func FindShells(files map[string]FileInfo) []string {
 	slices.Sort(found)
 	return found
 }
+
+// ReadImage reads the layout in dir and returns it with the config and the
+// files of its first (or only) image.
+func ReadImage(dir string) (*Layout, *Config, map[string]FileInfo, error) {
+	l, err := ReadLayout(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	_, ms, err := l.Manifests()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(ms) == 0 {
+		return nil, nil, nil, fmt.Errorf("failed to read image %s: the layout has no image", dir)
+	}
+	c, err := l.Config(ms[0])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	files, err := l.Files(ms[0])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return l, c, files, nil
+}
