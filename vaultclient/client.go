@@ -1,8 +1,8 @@
 // Package vaultclient is vault-env's Vault client: HashiCorp's own
 // github.com/hashicorp/vault/api behind the small interface the vault-env
-// runtime talks through (envinject.Vault: reads, writes and the token).
+// runtime talks through (vault.Client: reads, writes and the token).
 // Authentication, KV version detection, transit, renewal, lookups and
-// revocation are built on those calls in envinject.
+// revocation are built on those calls in vaultenv.
 //
 // # Configuration
 //
@@ -16,7 +16,7 @@
 // and VAULT_WRAP_TTL at request time) works exactly as it does in vault/api
 // v1.22.0, as do HTTPS_PROXY, HTTP_PROXY and NO_PROXY. vault-env's runtime
 // decides which of them the process environment holds before New is called
-// (envinject.Config.ClientEnv); VAULT_TOKEN is never read from it: the token
+// (vaultenv.Config.ClientEnv); VAULT_TOKEN is never read from it: the token
 // comes through SetToken.
 //
 // # What is added to vault/api
@@ -39,7 +39,7 @@
 //   - Retry waits: 100 ms to 1 s (vault/api: 1 s to 1.5 s), so that a
 //     container start recovers quickly; the retry policy and
 //     VAULT_MAX_RETRIES are vault/api's.
-//   - Errors: an error status is returned as *envinject.StatusError (code and
+//   - Errors: an error status is returned as *vault.StatusError (code and
 //     Vault's messages), which the runtime branches on.
 //
 // # Memory
@@ -63,7 +63,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // Retry backoff (vault/api's linear jitter: retry n waits n times a random
@@ -78,14 +78,14 @@ const (
 // ErrDotSegment is a request path with a "." or ".." segment.
 var ErrDotSegment = errors.New(`vault path must not contain "." or ".." segments`)
 
-// Client implements envinject.Vault on vault/api. It is safe for concurrent
+// Client implements vault.Client on vault/api. It is safe for concurrent
 // use.
 type Client struct {
 	api *api.Client
 	tr  *http.Transport
 }
 
-var _ envinject.Vault = (*Client)(nil)
+var _ vault.Client = (*Client)(nil)
 
 // New returns a client configured by api.DefaultConfig() from the process
 // environment, with the guards of the package doc. It makes no request, and
@@ -123,7 +123,7 @@ func (c *Client) Timeout() time.Duration { return c.api.ClientTimeout() }
 
 // Read reads path with optional query parameters. A 404 without data or
 // warnings is (nil, nil), as in vault/api.
-func (c *Client) Read(ctx context.Context, path string, query url.Values) (*envinject.Secret, error) {
+func (c *Client) Read(ctx context.Context, path string, query url.Values) (*vault.Secret, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (c *Client) Read(ctx context.Context, path string, query url.Values) (*envi
 }
 
 // Write writes data (nil: the body `null`) to path.
-func (c *Client) Write(ctx context.Context, path string, data map[string]any) (*envinject.Secret, error) {
+func (c *Client) Write(ctx context.Context, path string, data map[string]any) (*vault.Secret, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -174,20 +174,20 @@ func checkPath(p string) error {
 }
 
 // convertError maps vault/api's *api.ResponseError to
-// *envinject.StatusError (keeping the original in the chain).
+// *vault.StatusError (keeping the original in the chain).
 func convertError(err error) error {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
-		return &envinject.StatusError{Code: re.StatusCode, Messages: re.Errors}
+		return &vault.StatusError{Code: re.StatusCode, Messages: re.Errors}
 	}
 	return err
 }
 
-func convert(s *api.Secret) *envinject.Secret {
+func convert(s *api.Secret) *vault.Secret {
 	if s == nil {
 		return nil
 	}
-	out := &envinject.Secret{
+	out := &vault.Secret{
 		Data:          s.Data,
 		LeaseID:       s.LeaseID,
 		LeaseDuration: time.Duration(s.LeaseDuration) * time.Second,
@@ -195,7 +195,7 @@ func convert(s *api.Secret) *envinject.Secret {
 		Warnings:      s.Warnings,
 	}
 	if s.Auth != nil {
-		out.Auth = &envinject.Auth{
+		out.Auth = &vault.Auth{
 			ClientToken:   []byte(s.Auth.ClientToken),
 			Accessor:      s.Auth.Accessor,
 			LeaseDuration: time.Duration(s.Auth.LeaseDuration) * time.Second,

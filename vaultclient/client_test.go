@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // TestSandboxVault: reads, writes and errors against the sandbox's real
 // Vault: a KV v2 read, a 404 as (nil, nil), an error status as
-// *envinject.StatusError, a token cleared by ClearToken.
+// *vault.StatusError, a token cleared by ClearToken.
 func TestSandboxVault(t *testing.T) {
 	sb := sandbox.Get(t)
 	t.Setenv("VAULT_ADDR", sb.VaultAddr)
@@ -21,7 +21,7 @@ func TestSandboxVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var se *envinject.StatusError
+	var se *vault.StatusError
 	if _, err := c.Read(ctx, "auth/token/lookup-self", nil); !errors.As(err, &se) || se.Code != 403 {
 		t.Fatalf("without SetToken (VAULT_TOKEN is not read): got %v, want a 403 StatusError", err)
 	}

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultclient"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // exitError carries an exit status that is not a failure of vault-env
@@ -23,8 +24,8 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 // every name it (or its transport) reads is first unset, then the accepted
 // values are set. The application's environment is built separately, from
 // environ. LookPath has already read PATH.
-func newClient(cfg *envinject.Config) (*vaultclient.Client, error) {
-	for _, name := range envinject.ClientVars() {
+func newClient(cfg *vaultenv.Config) (*vaultclient.Client, error) {
+	for _, name := range vaultenv.ClientVars() {
 		if err := os.Unsetenv(name); err != nil {
 			return nil, fmt.Errorf("failed to unset %s: %w", name, err)
 		}
@@ -52,7 +53,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 	}
 	argv := args[1:]
 
-	cfg, err := envinject.ParseConfig(environ)
+	cfg, err := vaultenv.ParseConfig(environ)
 	if err != nil {
 		return fmt.Errorf("failed to read configuration: %w", err)
 	}
@@ -67,11 +68,11 @@ func run(ctx context.Context, args, environ []string) (err error) {
 			err = &exitError{code: 1}
 		}
 	}()
-	plan, err := envinject.NewPlan(cfg, environ)
+	plan, err := vaultenv.NewPlan(cfg, environ)
 	if err != nil {
 		return fmt.Errorf("failed to parse references: %w", err)
 	}
-	path, err := envinject.LookPath(argv[0])
+	path, err := vaultenv.LookPath(argv[0])
 	if err != nil {
 		return err
 	}
@@ -84,29 +85,29 @@ func run(ctx context.Context, args, environ []string) (err error) {
 	// and no client.
 	var (
 		client  *vaultclient.Client
-		vault   envinject.Vault // nil unless client is set
-		session *envinject.Session
-		res     *envinject.Result
+		vc      vault.Client // nil unless client is set
+		session *vaultenv.Session
+		res     *vaultenv.Result
 	)
 	if plan.NeedsVault() || cfg.Login {
 		if client, err = newClient(cfg); err != nil {
 			return err
 		}
-		vault = client
-		if session, err = envinject.Authenticate(ctx, client, cfg, os.ReadFile, log); err != nil {
+		vc = client
+		if session, err = vaultenv.Authenticate(ctx, client, cfg, os.ReadFile, log); err != nil {
 			return err
 		}
 		defer session.Clear()
 	}
-	if res, err = envinject.Resolve(ctx, vault, plan, session, log); err != nil {
+	if res, err = vaultenv.Resolve(ctx, vc, plan, session, log); err != nil {
 		return fmt.Errorf("failed to resolve secrets: %w", err)
 	}
 	log.Info("secrets resolved", "variables", len(res.Env), "leases", len(res.Leases))
 
 	if cfg.Daemon {
-		code, err := envinject.Supervise(ctx, envinject.SuperviseOptions{
+		code, err := vaultenv.Supervise(ctx, vaultenv.SuperviseOptions{
 			Path: path, Argv: argv, Env: res.Env,
-			Vault: vault, Session: session, Leases: res.Leases,
+			Vault: vc, Session: session, Leases: res.Leases,
 			Delay: cfg.Delay, GracePeriod: cfg.GracePeriod, Log: log,
 		})
 		if err != nil {
@@ -116,7 +117,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 	}
 
 	if cfg.RevokeToken && session != nil {
-		if err := envinject.RevokeToken(ctx, client); err != nil {
+		if err := vaultenv.RevokeToken(ctx, client); err != nil {
 			log.Warn("token not revoked", "error", err)
 		}
 	}
@@ -128,7 +129,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		time.Sleep(cfg.Delay)
 	}
 	log.Debug("exec", "path", path)
-	if err := envinject.ExecPath(path, argv, res.Env); err != nil {
+	if err := vaultenv.ExecPath(path, argv, res.Env); err != nil {
 		return err
 	}
 	return nil

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // SuperviseOptions configures daemon mode.
@@ -17,7 +19,7 @@ type SuperviseOptions struct {
 	Argv []string // argv[0] included
 	Env  []string
 
-	Vault   Vault
+	Vault   vault.Client
 	Session *Session // nil when no token was used
 	Leases  []Lease
 

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 func fakeJWT(sub string) []byte {
@@ -57,16 +59,16 @@ func TestAuthenticate(t *testing.T) {
 				f := newFakeVault()
 				var gotRole string
 				n := 0
-				f.writes["auth/kubernetes/login"] = func(d map[string]any) (*Secret, error) {
+				f.writes["auth/kubernetes/login"] = func(d map[string]any) (*vault.Secret, error) {
 					n++
 					gotRole, _ = d["role"].(string)
 					if tt.loginCode != 0 {
-						return nil, &StatusError{Code: tt.loginCode, Messages: []string{"invalid role name"}}
+						return nil, &vault.StatusError{Code: tt.loginCode, Messages: []string{"invalid role name"}}
 					}
 					if n <= tt.failures {
-						return nil, &StatusError{Code: 500, Messages: []string{"busy"}}
+						return nil, &vault.StatusError{Code: 500, Messages: []string{"busy"}}
 					}
-					return &Secret{Auth: &Auth{ClientToken: []byte("hvs.login"), LeaseDuration: time.Hour, Renewable: true}}, nil
+					return &vault.Secret{Auth: &vault.Auth{ClientToken: []byte("hvs.login"), LeaseDuration: time.Hour, Renewable: true}}, nil
 				}
 				cfg, err := ParseConfig(tt.environ)
 				if err != nil {
@@ -106,8 +108,8 @@ func TestAuthenticate(t *testing.T) {
 
 func TestLoginHandoff(t *testing.T) {
 	f := newFakeVault()
-	f.writes["auth/jwt/login"] = func(map[string]any) (*Secret, error) {
-		return &Secret{Auth: &Auth{ClientToken: []byte("hvs.handoff")}}, nil
+	f.writes["auth/jwt/login"] = func(map[string]any) (*vault.Secret, error) {
+		return &vault.Secret{Auth: &vault.Auth{ClientToken: []byte("hvs.handoff")}}, nil
 	}
 	environ := []string{"VAULT_TOKEN=vault:login", "VAULT_AUTH_METHOD=jwt", "VAULT_PATH=jwt", "VAULT_ROLE=r", "A=b"}
 	cfg, err := ParseConfig(environ)
@@ -184,7 +186,7 @@ func TestRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{c.String(), (&Secret{Data: map[string]any{"k": "hvs.secret"}}).String(), (&Auth{ClientToken: []byte("hvs.secret")}).String(), (&Result{Env: []string{"A=hvs.secret"}}).String()} {
+	for _, s := range []string{c.String(), (&vault.Secret{Data: map[string]any{"k": "hvs.secret"}}).String(), (&vault.Auth{ClientToken: []byte("hvs.secret")}).String(), (&Result{Env: []string{"A=hvs.secret"}}).String()} {
 		if strings.Contains(s, "hvs.secret") {
 			t.Errorf("%q leaks the secret", s)
 		}
@@ -195,7 +197,7 @@ func TestLogRedaction(t *testing.T) {
 	var b strings.Builder
 	log := slog.New(slog.NewJSONHandler(&b, nil))
 	c, _ := ParseConfig([]string{"VAULT_TOKEN=hvs.secret"})
-	log.Info("x", "secret", &Secret{Data: map[string]any{"k": "hvs.secret"}}, "auth", &Auth{ClientToken: []byte("hvs.secret")},
+	log.Info("x", "secret", &vault.Secret{Data: map[string]any{"k": "hvs.secret"}}, "auth", &vault.Auth{ClientToken: []byte("hvs.secret")},
 		"config", c, "result", &Result{Env: []string{"A=hvs.secret"}}, "session", &Session{handoff: []byte("hvs.secret")})
 	if strings.Contains(b.String(), "hvs.secret") {
 		t.Fatalf("log leaks the secret: %s", b.String())

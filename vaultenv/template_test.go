@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 func TestWatch(t *testing.T) {
@@ -52,19 +54,19 @@ func TestWatchAllTokenAndLeases(t *testing.T) { synctest.Test(t, testWatchAllTok
 func testWatchAllTokenAndLeases(t *testing.T) {
 	f := newFakeVault()
 	var tokenRenewals, leaseRenewals atomic.Int32
-	f.writes["auth/token/renew-self"] = func(d map[string]any) (*Secret, error) {
+	f.writes["auth/token/renew-self"] = func(d map[string]any) (*vault.Secret, error) {
 		tokenRenewals.Add(1)
-		return &Secret{Auth: &Auth{ClientToken: []byte("t"), LeaseDuration: time.Second, Renewable: true}}, nil
+		return &vault.Secret{Auth: &vault.Auth{ClientToken: []byte("t"), LeaseDuration: time.Second, Renewable: true}}, nil
 	}
-	f.writes["sys/leases/renew"] = func(d map[string]any) (*Secret, error) {
+	f.writes["sys/leases/renew"] = func(d map[string]any) (*vault.Secret, error) {
 		if d["lease_id"] != "db/creds/L" {
 			t.Errorf("lease_id = %v", d["lease_id"])
 		}
 		n := leaseRenewals.Add(1)
 		if n >= 2 {
-			return &Secret{LeaseDuration: 0}, nil // at max TTL
+			return &vault.Secret{LeaseDuration: 0}, nil // at max TTL
 		}
-		return &Secret{LeaseDuration: 300 * time.Millisecond}, nil
+		return &vault.Secret{LeaseDuration: 300 * time.Millisecond}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -93,7 +95,7 @@ func TestWatchRevokedEndsNow(t *testing.T) {
 		maxTime time.Duration
 	}{
 		{name: "revoked", lookup: func(context.Context) (time.Duration, error) {
-			return 0, &StatusError{Code: 400, Messages: []string{"invalid lease"}}
+			return 0, &vault.StatusError{Code: 400, Messages: []string{"invalid lease"}}
 		}, maxTime: 0},
 		{name: "still valid, but not renewable", lookup: func(context.Context) (time.Duration, error) {
 			return 500 * time.Millisecond, nil
@@ -102,14 +104,14 @@ func TestWatchRevokedEndsNow(t *testing.T) {
 			return time.Hour, nil
 		}, minTime: time.Second, maxTime: time.Second},
 		{name: "lookup unavailable", lookup: func(context.Context) (time.Duration, error) {
-			return 0, &StatusError{Code: 503}
+			return 0, &vault.StatusError{Code: 503}
 		}, minTime: time.Second, maxTime: time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				renew := func(context.Context, time.Duration) (time.Duration, error) {
-					return 0, &StatusError{Code: 400, Messages: []string{"lease not found"}}
+					return 0, &vault.StatusError{Code: 400, Messages: []string{"lease not found"}}
 				}
 				began := time.Now()
 				err := watch(context.Background(), watched{name: "x", ttl: 3 * time.Second, renew: renew, lookup: tt.lookup, fatal: true}, discardLog())

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // Session is the token vault-env works with after [Authenticate].
@@ -27,7 +29,7 @@ type Session struct {
 }
 
 // String redacts.
-func (s *Session) String() string { return "envinject.Session{" + s.Source + "}" }
+func (s *Session) String() string { return "vaultenv.Session{" + s.Source + "}" }
 
 // Clear zeroes the token bytes the session still holds.
 func (s *Session) Clear() {
@@ -46,7 +48,7 @@ const (
 // exponential backoff until c.ClientTimeout has passed. readFile reads the
 // token and JWT files (os.ReadFile). Credential buffers are cleared before it
 // returns; c.Token is cleared.
-func Authenticate(ctx context.Context, v Vault, c *Config, readFile func(string) ([]byte, error), log *slog.Logger) (*Session, error) {
+func Authenticate(ctx context.Context, v vault.Client, c *Config, readFile func(string) ([]byte, error), log *slog.Logger) (*Session, error) {
 	defer c.Clear()
 	switch {
 	case len(c.Token) > 0:
@@ -94,7 +96,7 @@ func Authenticate(ctx context.Context, v Vault, c *Config, readFile func(string)
 	return s, nil
 }
 
-func loginWithRetry(ctx context.Context, v Vault, path, role string, jwt []byte, log *slog.Logger) (*Auth, error) {
+func loginWithRetry(ctx context.Context, v vault.Client, path, role string, jwt []byte, log *slog.Logger) (*vault.Auth, error) {
 	wait := loginBackoffMin
 	for attempt := 1; ; attempt++ {
 		// The vault client API takes the JWT as a string: that copy cannot
@@ -106,7 +108,7 @@ func loginWithRetry(ctx context.Context, v Vault, path, role string, jwt []byte,
 		if err == nil {
 			return sec.Auth, nil
 		}
-		if code := statusCode(err); code == http.StatusBadRequest || code == http.StatusNotFound {
+		if code := vault.StatusCode(err); code == http.StatusBadRequest || code == http.StatusNotFound {
 			return nil, err // a wrong role or mount does not heal by retrying
 		}
 		log.Warn("vault login failed, retrying", "attempt", attempt, "in", wait, "error", err)
@@ -149,7 +151,7 @@ func serviceAccountName(jwt []byte) (string, error) {
 
 // LookupToken fills s.TTL and s.Renewable for a token vault-env did not get
 // from a login (daemon mode needs them to renew it).
-func LookupToken(ctx context.Context, v Vault, s *Session) error {
+func LookupToken(ctx context.Context, v vault.Client, s *Session) error {
 	sec, err := v.Read(ctx, "auth/token/lookup-self", nil)
 	if err != nil {
 		return fmt.Errorf("failed to look up the vault token: %w", err)
@@ -163,7 +165,7 @@ func LookupToken(ctx context.Context, v Vault, s *Session) error {
 }
 
 // RevokeToken revokes the client's own token.
-func RevokeToken(ctx context.Context, v Vault) error {
+func RevokeToken(ctx context.Context, v vault.Client) error {
 	if _, err := v.Write(ctx, "auth/token/revoke-self", nil); err != nil {
 		return fmt.Errorf("failed to revoke the vault token: %w", err)
 	}

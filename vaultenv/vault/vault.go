@@ -1,21 +1,22 @@
-package envinject
+package vault
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 )
 
-// Vault is the part of a Vault client the runtime needs: the logical API and
+// Client is the part of a Vault client the runtime needs: the logical API and
 // the token the client sends. vaultclient.Client implements it on
 // github.com/hashicorp/vault/api; unit tests use a fake.
 //
 // Read returns (nil, nil) when Vault answers 404 without a body, like the
 // official client. Errors from Vault are returned as *StatusError (wrapped).
-type Vault interface {
+type Client interface {
 	Read(ctx context.Context, path string, query url.Values) (*Secret, error)
 	Write(ctx context.Context, path string, data map[string]any) (*Secret, error)
 	// SetToken copies token into the client; the caller may clear its slice.
@@ -36,7 +37,10 @@ type Secret struct {
 }
 
 // String redacts: a Secret never prints its data.
-func (s *Secret) String() string { return "envinject.Secret{REDACTED}" }
+func (s *Secret) String() string { return "vault.Secret{REDACTED}" }
+
+// LogValue redacts in logs too (slog.LogValuer).
+func (s *Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
 // Auth is the auth block of a login or token renewal.
 type Auth struct {
@@ -48,7 +52,10 @@ type Auth struct {
 }
 
 // String redacts the token.
-func (a *Auth) String() string { return "envinject.Auth{REDACTED}" }
+func (a *Auth) String() string { return "vault.Auth{REDACTED}" }
+
+// LogValue redacts in logs too (slog.LogValuer).
+func (a *Auth) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
 // StatusError is an error status from Vault. Messages are Vault's error
 // strings, which do not carry secret values.
@@ -64,8 +71,8 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("vault answered %d: %s", e.Code, strings.Join(e.Messages, "; "))
 }
 
-// statusCode returns the Vault status of err, or 0.
-func statusCode(err error) int {
+// StatusCode returns the Vault status of err, or 0.
+func StatusCode(err error) int {
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.Code

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -9,14 +9,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // fakeVault is an in-memory Vault for logic tests: reads and writes are
 // answered by handlers keyed by path; every call is recorded.
 type fakeVault struct {
 	mu     sync.Mutex
-	reads  map[string]func(q url.Values) (*Secret, error)
-	writes map[string]func(data map[string]any) (*Secret, error)
+	reads  map[string]func(q url.Values) (*vault.Secret, error)
+	writes map[string]func(data map[string]any) (*vault.Secret, error)
 	mounts map[string]map[string]any // mount path -> sys/internal/ui/mounts data
 	calls  []string
 	token  string
@@ -27,8 +29,8 @@ type fakeVault struct {
 
 func newFakeVault() *fakeVault {
 	return &fakeVault{
-		reads:  map[string]func(url.Values) (*Secret, error){},
-		writes: map[string]func(map[string]any) (*Secret, error){},
+		reads:  map[string]func(url.Values) (*vault.Secret, error){},
+		writes: map[string]func(map[string]any) (*vault.Secret, error){},
 		mounts: map[string]map[string]any{},
 	}
 }
@@ -51,7 +53,7 @@ func (f *fakeVault) count(prefix string) int {
 	return n
 }
 
-func (f *fakeVault) Read(_ context.Context, path string, q url.Values) (*Secret, error) {
+func (f *fakeVault) Read(_ context.Context, path string, q url.Values) (*vault.Secret, error) {
 	f.record("read " + path + "?" + q.Encode())
 	if rest, ok := strings.CutPrefix(path, "sys/internal/ui/mounts/"); ok {
 		if f.lookupHook != nil {
@@ -61,10 +63,10 @@ func (f *fakeVault) Read(_ context.Context, path string, q url.Values) (*Secret,
 		}
 		for m, d := range f.mounts {
 			if strings.HasPrefix(rest, m) {
-				return &Secret{Data: d}, nil
+				return &vault.Secret{Data: d}, nil
 			}
 		}
-		return nil, &StatusError{Code: 400, Messages: []string{"no mount"}}
+		return nil, &vault.StatusError{Code: 400, Messages: []string{"no mount"}}
 	}
 	h, ok := f.reads[path]
 	if !ok {
@@ -73,12 +75,12 @@ func (f *fakeVault) Read(_ context.Context, path string, q url.Values) (*Secret,
 	return h(q)
 }
 
-func (f *fakeVault) Write(_ context.Context, path string, data map[string]any) (*Secret, error) {
+func (f *fakeVault) Write(_ context.Context, path string, data map[string]any) (*vault.Secret, error) {
 	b, _ := json.Marshal(data)
 	f.record("write " + path + " " + string(b))
 	h, ok := f.writes[path]
 	if !ok {
-		return nil, &StatusError{Code: 404, Messages: []string{"no handler for route"}}
+		return nil, &vault.StatusError{Code: 404, Messages: []string{"no handler for route"}}
 	}
 	return h(data)
 }
@@ -95,14 +97,14 @@ func (f *fakeVault) kv1(mount string) {
 }
 
 // static answers a read with data (KV v1 / plain engines).
-func static(data map[string]any) func(url.Values) (*Secret, error) {
-	return func(url.Values) (*Secret, error) { return &Secret{Data: data}, nil }
+func static(data map[string]any) func(url.Values) (*vault.Secret, error) {
+	return func(url.Values) (*vault.Secret, error) { return &vault.Secret{Data: data}, nil }
 }
 
 // kv2versions answers KV v2 reads; versions maps version -> data (nil data
 // marks a deleted version). The highest version is the latest.
-func kv2versions(versions map[int]map[string]any) func(url.Values) (*Secret, error) {
-	return func(q url.Values) (*Secret, error) {
+func kv2versions(versions map[int]map[string]any) func(url.Values) (*vault.Secret, error) {
+	return func(q url.Values) (*vault.Secret, error) {
 		v := 0
 		for k := range versions {
 			v = max(v, k)
@@ -117,9 +119,9 @@ func kv2versions(versions map[int]map[string]any) func(url.Values) (*Secret, err
 		meta := map[string]any{"version": json.Number(itoa(v)), "deletion_time": "", "destroyed": false}
 		if d == nil {
 			meta["deletion_time"] = "2026-01-01T00:00:00Z"
-			return &Secret{Data: map[string]any{"data": nil, "metadata": meta}}, nil
+			return &vault.Secret{Data: map[string]any{"data": nil, "metadata": meta}}, nil
 		}
-		return &Secret{Data: map[string]any{"data": d, "metadata": meta}}, nil
+		return &vault.Secret{Data: map[string]any{"data": d, "metadata": meta}}, nil
 	}
 }
 

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // MaxConcurrentFetches bounds the requests in flight while resolving.
@@ -49,7 +50,7 @@ type Result struct {
 
 // String redacts.
 func (r *Result) String() string {
-	return fmt.Sprintf("envinject.Result{%d vars REDACTED}", len(r.Env))
+	return fmt.Sprintf("vaultenv.Result{%d vars REDACTED}", len(r.Env))
 }
 
 // mount is a secrets engine mount, as sys/internal/ui/mounts reports it.
@@ -72,13 +73,13 @@ type fetch struct {
 
 	// Set by the request (secret, err), then by finishRead (data, err).
 	data   map[string]any
-	secret *Secret
+	secret *vault.Secret
 	err    error
 }
 
 // resolver holds the state of one Resolve call.
 type resolver struct {
-	v   Vault
+	v   vault.Client
 	p   *Plan
 	log *slog.Logger
 	// pending lists the distinct reads as written, in the order of the
@@ -120,7 +121,7 @@ type transitResult struct {
 // Resolve fetches everything p references (each distinct path once,
 // concurrently) and builds the child's environment. With token non-nil, it
 // is added as VAULT_TOKEN (VAULT_TOKEN=vault:login).
-func Resolve(ctx context.Context, v Vault, p *Plan, s *Session, log *slog.Logger) (*Result, error) {
+func Resolve(ctx context.Context, v vault.Client, p *Plan, s *Session, log *slog.Logger) (*Result, error) {
 	r := &resolver{
 		v: v, p: p, log: log,
 		lookups: map[string]mount{},
@@ -247,7 +248,7 @@ func ignorable(err error) bool {
 	return errors.As(err, &miss) && miss.Key == ""
 }
 
-func (r *resolver) addLease(res *Result, sec *Secret, seen map[string]bool) {
+func (r *resolver) addLease(res *Result, sec *vault.Secret, seen map[string]bool) {
 	if sec == nil || sec.LeaseID == "" || seen[sec.LeaseID] {
 		return
 	}

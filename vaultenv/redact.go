@@ -1,16 +1,10 @@
-package envinject
+package vaultenv
 
 import "log/slog"
 
 // Secret-holding types log as a fixed mask (slog.LogValuer), like their
 // String methods.
 const redacted = "REDACTED"
-
-// LogValue implements slog.LogValuer.
-func (s *Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// LogValue implements slog.LogValuer.
-func (a *Auth) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // LogValue implements slog.LogValuer.
 func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"fmt"
@@ -80,7 +80,7 @@ type Config struct {
 
 // String redacts the token.
 func (c *Config) String() string {
-	return fmt.Sprintf("envinject.Config{Addr:%s AuthMethod:%s AuthPath:%s Role:%s Daemon:%t}",
+	return fmt.Sprintf("vaultenv.Config{Addr:%s AuthMethod:%s AuthPath:%s Role:%s Daemon:%t}",
 		c.Addr, c.AuthMethod, c.AuthPath, c.Role, c.Daemon)
 }
 

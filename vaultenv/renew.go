@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // ErrLeaseEnded is returned (wrapped) by the renewal watcher when a lease or
@@ -44,7 +46,7 @@ type watched struct {
 // watchAll renews the token and every renewable lease until ctx is done. It
 // returns an error wrapping ErrLeaseEnded when a fatal item ends for good.
 // Non-renewable leases are not watched: they end when they end.
-func watchAll(ctx context.Context, v Vault, s *Session, leases []Lease, log *slog.Logger) error {
+func watchAll(ctx context.Context, v vault.Client, s *Session, leases []Lease, log *slog.Logger) error {
 	var items []watched
 	if s != nil && s.Renewable && s.TTL > 0 {
 		items = append(items, watched{name: "token", ttl: s.TTL, renew: tokenRenewer(v), lookup: tokenLookup(v), fatal: len(leases) > 0})
@@ -101,7 +103,7 @@ func watch(ctx context.Context, it watched, log *slog.Logger) error {
 			// ends the watch now rather than at its old expiry.
 			if it.lookup != nil {
 				left, lerr := it.lookup(ctx)
-				switch c := statusCode(lerr); {
+				switch c := vault.StatusCode(lerr); {
 				case lerr == nil && left <= 0, c == 400 || c == 403 || c == 404:
 					return fmt.Errorf("%s: %w: it is gone (%w)", it.name, ErrLeaseEnded, err)
 				case lerr == nil:
@@ -150,7 +152,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func tokenRenewer(v Vault) renewFunc {
+func tokenRenewer(v vault.Client) renewFunc {
 	return func(ctx context.Context, inc time.Duration) (time.Duration, error) {
 		sec, err := v.Write(ctx, "auth/token/renew-self", map[string]any{"increment": int(inc / time.Second)})
 		if err != nil {
@@ -164,7 +166,7 @@ func tokenRenewer(v Vault) renewFunc {
 	}
 }
 
-func leaseRenewer(v Vault, id string) renewFunc {
+func leaseRenewer(v vault.Client, id string) renewFunc {
 	return func(ctx context.Context, inc time.Duration) (time.Duration, error) {
 		sec, err := v.Write(ctx, "sys/leases/renew", map[string]any{"lease_id": id, "increment": int(inc / time.Second)})
 		if err != nil {
@@ -177,7 +179,7 @@ func leaseRenewer(v Vault, id string) renewFunc {
 	}
 }
 
-func tokenLookup(v Vault) lookupFunc {
+func tokenLookup(v vault.Client) lookupFunc {
 	return func(ctx context.Context) (time.Duration, error) {
 		sec, err := v.Read(ctx, "auth/token/lookup-self", nil)
 		if err != nil {
@@ -190,7 +192,7 @@ func tokenLookup(v Vault) lookupFunc {
 	}
 }
 
-func leaseLookup(v Vault, id string) lookupFunc {
+func leaseLookup(v vault.Client, id string) lookupFunc {
 	return func(ctx context.Context) (time.Duration, error) {
 		sec, err := v.Write(ctx, "sys/leases/lookup", map[string]any{"lease_id": id})
 		if err != nil {

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // TestResolveEarlyReads checks which reads start before the mount lookup
@@ -136,7 +138,7 @@ func TestResolveEarlyReads(t *testing.T) {
 // any write or non-KV read, and waits for the early reads.
 func TestResolveLookupFailure(t *testing.T) {
 	f := testVault()
-	f.lookupHook = func(string) error { return &StatusError{Code: 500, Messages: []string{"internal error"}} }
+	f.lookupHook = func(string) error { return &vault.StatusError{Code: 500, Messages: []string{"internal error"}} }
 	_, err := resolveEnv(t, f, []string{"A=vault:secret/data/app#user", "B=vault:database/creds/ro#username", `C=>>vault:pki/issue/web#certificate`})
 	if err == nil || !strings.Contains(err.Error(), "failed to look up the mount") || !strings.HasPrefix(err.Error(), "A: ") {
 		t.Fatalf("err = %v, want a lookup failure of A", err)
@@ -153,14 +155,14 @@ func TestResolveLookupFailure(t *testing.T) {
 func TestResolveCancelledEarlyReads(t *testing.T) {
 	f := testVault()
 	started := make(chan struct{})
-	f.reads["secret/data/slow"] = func(url.Values) (*Secret, error) {
+	f.reads["secret/data/slow"] = func(url.Values) (*vault.Secret, error) {
 		close(started)
 		time.Sleep(20 * time.Millisecond)
-		return &Secret{Data: map[string]any{"data": map[string]any{"k": "v"}, "metadata": map[string]any{}}}, nil
+		return &vault.Secret{Data: map[string]any{"data": map[string]any{"k": "v"}, "metadata": map[string]any{}}}, nil
 	}
 	f.lookupHook = func(string) error {
 		<-started
-		return &StatusError{Code: 500}
+		return &vault.StatusError{Code: 500}
 	}
 	cfg, err := ParseConfig(nil)
 	if err != nil {

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // testVault is the fake behind the resolve tests.
@@ -24,13 +26,13 @@ func testVault() *fakeVault {
 	})
 	f.reads["secret/data/fromenv"] = kv2versions(map[int]map[string]any{1: {"FROM_A": "a", "HOME": "/evil", "FROM_B": "b"}})
 	f.reads["kv1/plain"] = static(map[string]any{"k": "v1value", "n": 42.0})
-	f.reads["database/creds/ro"] = func(url.Values) (*Secret, error) {
-		return &Secret{Data: map[string]any{"username": "u-1", "password": "pw-1"}, LeaseID: "database/creds/ro/L1", LeaseDuration: 30 * time.Second, Renewable: true}, nil
+	f.reads["database/creds/ro"] = func(url.Values) (*vault.Secret, error) {
+		return &vault.Secret{Data: map[string]any{"username": "u-1", "password": "pw-1"}, LeaseID: "database/creds/ro/L1", LeaseDuration: 30 * time.Second, Renewable: true}, nil
 	}
-	f.writes["pki/issue/web"] = func(map[string]any) (*Secret, error) {
-		return &Secret{Data: map[string]any{"certificate": "CERT", "private_key": "KEY"}, LeaseID: "pki/issue/web/L2", LeaseDuration: time.Hour}, nil
+	f.writes["pki/issue/web"] = func(map[string]any) (*vault.Secret, error) {
+		return &vault.Secret{Data: map[string]any{"certificate": "CERT", "private_key": "KEY"}, LeaseID: "pki/issue/web/L2", LeaseDuration: time.Hour}, nil
 	}
-	f.writes["transit/decrypt/mykey"] = func(data map[string]any) (*Secret, error) {
+	f.writes["transit/decrypt/mykey"] = func(data map[string]any) (*vault.Secret, error) {
 		in := data["batch_input"].([]any)
 		var out []any
 		for _, x := range in {
@@ -41,7 +43,7 @@ func testVault() *fakeVault {
 			}
 			out = append(out, map[string]any{"plaintext": base64.StdEncoding.EncodeToString([]byte("plain-" + ct))})
 		}
-		return &Secret{Data: map[string]any{"batch_results": out}}, nil
+		return &vault.Secret{Data: map[string]any{"batch_results": out}}, nil
 	}
 	return f
 }
@@ -221,7 +223,7 @@ func TestResolveConcurrencyBound(t *testing.T) {
 	var environ []string
 	for i := range 20 {
 		path := "kv/p" + itoa(i)
-		f.reads[path] = func(url.Values) (*Secret, error) {
+		f.reads[path] = func(url.Values) (*vault.Secret, error) {
 			mu <- struct{}{}
 			inFlight++
 			peak = max(peak, inFlight)
@@ -230,7 +232,7 @@ func TestResolveConcurrencyBound(t *testing.T) {
 			mu <- struct{}{}
 			inFlight--
 			<-mu
-			return &Secret{Data: map[string]any{"k": "v"}}, nil
+			return &vault.Secret{Data: map[string]any{"k": "v"}}, nil
 		}
 		environ = append(environ, "V"+itoa(i)+"=vault:"+path+"#k")
 	}

@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
 // run makes the requests, at most MaxConcurrentFetches in flight:
@@ -196,7 +198,7 @@ func (r *resolver) lookup(ctx context.Context, clean string) error {
 func (r *resolver) askMount(ctx context.Context, clean string) (mount, error) {
 	sec, err := r.v.Read(ctx, "sys/internal/ui/mounts/"+clean, nil)
 	if err != nil {
-		if c := statusCode(err); c == 400 || c == 403 || c == 404 {
+		if c := vault.StatusCode(err); c == 400 || c == 403 || c == 404 {
 			// No mount information visible to this token: read the path as
 			// given, as a plain (or KV v1) read.
 			r.log.Debug("no mount information; reading the path as given", "path", clean, "status", c)
@@ -265,7 +267,7 @@ func finishRead(f *fetch) {
 	sec, err := f.secret, f.err
 	f.err = nil
 	switch {
-	case err != nil && statusCode(err) == 404:
+	case err != nil && vault.StatusCode(err) == 404:
 		f.err = &MissingError{Path: f.display, Reason: "not found"}
 	case err != nil:
 		f.err = fmt.Errorf("failed to read vault:%s: %w", f.display, err)
@@ -278,7 +280,7 @@ func finishRead(f *fetch) {
 
 // secretData returns the key/value map of a response: for KV v2 the inner
 // "data", with deleted and destroyed versions reported as missing.
-func secretData(sec *Secret, f *fetch) (map[string]any, error) {
+func secretData(sec *vault.Secret, f *fetch) (map[string]any, error) {
 	if f.kv == 0 && f.unknownMount && isKV2Shape(sec.Data) {
 		f.kv = 2 // no mount information: recognise a KV v2 answer by its shape
 	}

@@ -1,9 +1,10 @@
-// Package envinject is vault-env's runtime: it turns a container's
+// Package vaultenv is vault-env's runtime: it turns a container's
 // environment holding Vault references into the application's environment,
 // then execs or supervises the application. It talks to Vault only through
-// the [Vault] interface (package vaultclient implements it); everything else
-// here is stdlib. The reference grammar is the subpackage envinject/ref,
-// which the webhook imports alone.
+// the [vault.Client] interface of the leaf package vaultenv/vault (package
+// vaultclient implements it on vault/api); everything else here is stdlib.
+// The reference grammar is the leaf package envinject/ref, which the
+// webhook's injection decision imports too.
 //
 // The flow, each step testable on its own:
 //
@@ -83,4 +84,4 @@
 // line holds a secret value or token: secret-holding types ([Secret],
 // [Auth], [Config], [Session], [Result]) redact themselves in String and
 // LogValue.
-package envinject
+package vaultenv

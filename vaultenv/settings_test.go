@@ -1,4 +1,4 @@
-package envinject
+package vaultenv
 
 import (
 	"os"
@@ -21,7 +21,7 @@ func settingsTable() string {
 }
 
 const (
-	tableBegin = "<!-- vault-env-settings:begin (generated from envinject.Settings; checked by TestREADMESettings) -->\n"
+	tableBegin = "<!-- vault-env-settings:begin (generated from vaultenv.Settings; checked by TestREADMESettings) -->\n"
 	tableEnd   = "<!-- vault-env-settings:end -->"
 )
 
