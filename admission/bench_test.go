@@ -3,49 +3,52 @@ package admission_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/bench"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
-// benchLookups serves the envfrom scenario's Secret and ConfigMap from memory.
+// The benchmarks run the live benchmark's scenarios (e2e/bench), committed
+// as reviews under testdata/bench; TestAdmissionBenchReviews in e2e/bench
+// keeps them equal.
+var benchScenarios = []string{"refs", "norefs", "envfrom", "registry"}
+
+// benchLookups serves the envfrom scenario's Secret and ConfigMap from memory
+// (whatever their names: the scenario reads one of each).
 type benchLookups struct{}
 
-func (benchLookups) SecretData(_ context.Context, _, name string) (map[string][]byte, error) {
-	if name != bench.EnvFromSecret {
-		return nil, admission.ErrNotFound
-	}
+func (benchLookups) SecretData(context.Context, string, string) (map[string][]byte, error) {
 	return map[string][]byte{
-		bench.EnvFromKey: []byte("vault:secret/data/shop/postgres#password"),
-		"API_TOKEN":      []byte("vault:secret/data/shop/stripe#api_key"),
-		"PLAIN_SALT":     []byte("not-a-reference"),
+		"DB_PASSWORD": []byte("vault:secret/data/shop/postgres#password"),
+		"API_TOKEN":   []byte("vault:secret/data/shop/stripe#api_key"),
+		"PLAIN_SALT":  []byte("not-a-reference"),
 	}, nil
 }
 
-func (benchLookups) ConfigMapData(_ context.Context, _, name string) (map[string]string, error) {
-	if name != bench.EnvFromConfigMap {
-		return nil, admission.ErrNotFound
-	}
+func (benchLookups) ConfigMapData(context.Context, string, string) (map[string]string, error) {
 	return map[string]string{"AWS_SECRET_ACCESS_KEY": "vault:secret/data/accounts/aws#AWS_SECRET_ACCESS_KEY", "LOG_FORMAT": "json"}, nil
 }
 
 // benchImages answers every image lookup from memory (a warm cache).
 type benchImages struct{}
 
-func (benchImages) ImageConfig(context.Context, admission.ImageRequest) (admission.ImageConfig, error) {
-	return admission.ImageConfig{Entrypoint: []string{"/usr/local/bin/shop"}, Cmd: []string{"serve"}}, nil
+func (benchImages) ImageConfig(context.Context, envinject.ImageRequest) (envinject.ImageConfig, error) {
+	return envinject.ImageConfig{Entrypoint: []string{"/usr/local/bin/shop"}, Cmd: []string{"serve"}}, nil
 }
 
-var benchScenarios = []string{bench.ScenarioRefs, bench.ScenarioNoRefs, bench.ScenarioEnvFrom, bench.ScenarioRegistry}
-
-func benchMutator(b *testing.B) *admission.Mutator {
+func benchMutator(b *testing.B) *envinject.Mutator {
 	b.Helper()
-	m, err := admission.NewMutator(admission.Config{
+	m, err := envinject.NewMutator(envinject.Config{
 		VaultAddr: "https://vault:8200", VaultEnvImage: "ghcr.io/vault-secrets-webhook/vault-env:latest", Namespace: "vault-infra",
 	}, benchLookups{}, benchImages{})
 	if err != nil {
@@ -56,11 +59,25 @@ func benchMutator(b *testing.B) *admission.Mutator {
 
 func benchReview(b *testing.B, sc string) []byte {
 	b.Helper()
-	body, err := bench.ScenarioReview(sc, bench.ScenarioSetup{RegistryImage: "registry.example:5000/shop/api:1.4.2"})
+	body, err := os.ReadFile(filepath.Join("testdata", "bench", sc+".json"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	return body
+	return bytes.TrimSpace(body)
+}
+
+// benchPod is the scenario's pod, decoded by encoding/json.
+func benchPod(b *testing.B, sc string) *corev1.Pod {
+	b.Helper()
+	var review struct {
+		Request struct {
+			Object corev1.Pod `json:"object"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(benchReview(b, sc), &review); err != nil {
+		b.Fatal(err)
+	}
+	return &review.Request.Object
 }
 
 // BenchmarkHandler is one review through the HTTP handler as the server runs
@@ -93,10 +110,7 @@ func BenchmarkHandler(b *testing.B) {
 func BenchmarkMutate(b *testing.B) {
 	for _, sc := range benchScenarios {
 		b.Run(sc, func(b *testing.B) {
-			pod, err := bench.ScenarioPod(sc, bench.ScenarioSetup{Namespace: "vsw-bench", RegistryImage: "registry.example:5000/shop/api:1.4.2"})
-			if err != nil {
-				b.Fatal(err)
-			}
+			pod := benchPod(b, sc)
 			m := benchMutator(b)
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -104,7 +118,7 @@ func BenchmarkMutate(b *testing.B) {
 				b.StopTimer()
 				p := pod.DeepCopy()
 				b.StartTimer()
-				if _, err := m.Mutate(ctx, admission.Request{Namespace: "vsw-bench", Operation: "CREATE", Pod: p}); err != nil {
+				if _, err := m.Mutate(ctx, envinject.Request{Namespace: "vsw-bench", Operation: "CREATE", Pod: p}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -115,11 +129,8 @@ func BenchmarkMutate(b *testing.B) {
 // BenchmarkPatchMarshal is the patch generator: the JSONPatch of the refs
 // pod rendered to bytes.
 func BenchmarkPatchMarshal(b *testing.B) {
-	pod, err := bench.ScenarioPod(bench.ScenarioRefs, bench.ScenarioSetup{Namespace: "vsw-bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	res, err := benchMutator(b).Mutate(context.Background(), admission.Request{Namespace: "vsw-bench", Operation: "CREATE", Pod: pod})
+	pod := benchPod(b, "refs")
+	res, err := benchMutator(b).Mutate(context.Background(), envinject.Request{Namespace: "vsw-bench", Operation: "CREATE", Pod: pod})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -31,7 +33,7 @@ func (f *fakeLookups) SecretData(_ context.Context, ns, name string) (map[string
 	}
 	d, ok := f.secrets[ns+"/"+name]
 	if !ok {
-		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, ErrNotFound)
+		return nil, fmt.Errorf("secret %s/%s: %w", ns, name, envinject.ErrNotFound)
 	}
 	out := map[string][]byte{}
 	for k, v := range d {
@@ -46,7 +48,7 @@ func (f *fakeLookups) ConfigMapData(_ context.Context, ns, name string) (map[str
 	}
 	d, ok := f.cms[ns+"/"+name]
 	if !ok {
-		return nil, fmt.Errorf("configmap %s/%s: %w", ns, name, ErrNotFound)
+		return nil, fmt.Errorf("configmap %s/%s: %w", ns, name, envinject.ErrNotFound)
 	}
 	return d, nil
 }
@@ -62,12 +64,12 @@ func manyEnvFrom(n int) string {
 }
 
 // fakeImages serves image configurations from a map keyed by image.
-type fakeImages map[string]ImageConfig
+type fakeImages map[string]envinject.ImageConfig
 
-func (f fakeImages) ImageConfig(_ context.Context, req ImageRequest) (ImageConfig, error) {
+func (f fakeImages) ImageConfig(_ context.Context, req envinject.ImageRequest) (envinject.ImageConfig, error) {
 	c, ok := f[req.Image]
 	if !ok {
-		return ImageConfig{}, fmt.Errorf("manifest unknown: %s", req.Image)
+		return envinject.ImageConfig{}, fmt.Errorf("manifest unknown: %s", req.Image)
 	}
 	return c, nil
 }
@@ -80,7 +82,7 @@ type goldenCase struct {
 	dryRun    bool
 	kind      string // default "Pod"
 	pod       string // JSON
-	cfg       func(*Config)
+	cfg       func(*envinject.Config)
 	secrets   map[string]map[string]string
 	cms       map[string]map[string]string
 	images    fakeImages
@@ -98,7 +100,7 @@ func annotated(kv ...string) string {
 	for i := 0; i+1 < len(kv); i += 2 {
 		k := kv[i]
 		if !strings.Contains(k, "/") {
-			k = AnnotationPrefix + k
+			k = envinject.AnnotationPrefix + k
 		}
 		m[k] = kv[i+1]
 	}
@@ -178,44 +180,46 @@ func goldenCases() []goldenCase {
 		{name: "user-vault-vars-win", pod: withEnv(`{"name":"VAULT_ADDR","value":"https://mine:8200"},{"name":"VAULT_ROLE","value":"mine"},{"name":"S","value":"vault:secret/data/x#y"}`)},
 		{name: "existing-annotations-escaped", pod: `{"metadata":{"name":"app","annotations":{"example.com/owner":"team-a"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 		{name: "service-account-role", pod: `{"metadata":{"name":"app"},"spec":{"serviceAccountName":"billing","containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
-		{name: "ann-vault-role", pod: annotated(AnnVaultRole, "reader")},
-		{name: "ann-all-vault-env", pod: annotated(AnnVaultPath, "k8s-prod", AnnVaultAuthMethod, "jwt", AnnVaultSkipVerify, "true", AnnVaultClientTimeout, "30s",
-			AnnVaultNamespace, "team-a", AnnIgnoreMissingSecrets, "true", AnnEnvDaemon, "true", AnnEnvDelay, "5s", AnnEnvPassthrough, "VAULT_ADDR,VAULT_ROLE",
-			AnnLogLevel, "debug", AnnEnableJSONLog, "true", AnnTransitKeyID, "app-key", AnnTransitPath, "transit-prod", AnnTransitBatchSize, "50"),
-			cfg: func(c *Config) { c.AllowSkipVerify = true }},
-		{name: "ann-vault-tls-secret", pod: annotated(AnnVaultTLSSecret, "vault-tls")},
+		{name: "ann-vault-role", pod: annotated(envinject.AnnVaultRole, "reader")},
+		{name: "ann-all-vault-env", pod: annotated(envinject.AnnVaultPath, "k8s-prod", envinject.AnnVaultAuthMethod, "jwt", envinject.AnnVaultSkipVerify, "true", envinject.AnnVaultClientTimeout, "30s",
+			envinject.AnnVaultNamespace, "team-a", envinject.AnnIgnoreMissingSecrets, "true", envinject.AnnEnvDaemon, "true", envinject.AnnEnvDelay, "5s", envinject.AnnEnvPassthrough, "VAULT_ADDR,VAULT_ROLE",
+			envinject.AnnLogLevel, "debug", envinject.AnnEnableJSONLog, "true", envinject.AnnTransitKeyID, "app-key", envinject.AnnTransitPath, "transit-prod", envinject.AnnTransitBatchSize, "50"),
+			cfg: func(c *envinject.Config) { c.AllowSkipVerify = true }},
+		{name: "ann-vault-tls-secret", pod: annotated(envinject.AnnVaultTLSSecret, "vault-tls")},
 		{name: "ann-token-auth-mount", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/token-auth-mount":"vault-token:token"}},"spec":{"volumes":[{"name":"vault-token","secret":{"secretName":"vault-token"}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
-		{name: "ann-token-auth-mount-no-volume", pod: annotated(AnnTokenAuthMount, "vault-token:token")},
+		{name: "ann-token-auth-mount-no-volume", pod: annotated(envinject.AnnTokenAuthMount, "vault-token:token")},
 		{name: "ann-vault-agent", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"volumes":[{"name":"kube-api-access","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}],"volumeMounts":[{"name":"kube-api-access","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}]}]}}`},
-		{name: "ann-vault-agent-once", pod: annotated(AnnVaultAgent, "true", AnnVaultAgentConfigMap, "agent-config", AnnVaultAgentOnce, "true", AnnVaultImage, "hashicorp/vault:1.21", AnnVaultImagePullPolicy, "Always")},
-		{name: "ann-vault-agent-no-configmap", pod: annotated(AnnVaultAgent, "true")},
+		{name: "ann-vault-agent-once", pod: annotated(envinject.AnnVaultAgent, "true", envinject.AnnVaultAgentConfigMap, "agent-config", envinject.AnnVaultAgentOnce, "true", envinject.AnnVaultImage, "hashicorp/vault:1.21", envinject.AnnVaultImagePullPolicy, "Always")},
+		{name: "ann-vault-agent-no-configmap", pod: annotated(envinject.AnnVaultAgent, "true")},
 		{name: "ann-mutate-probes", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/mutate-probes":"true"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}],"livenessProbe":{"exec":{"command":["check","$S"]}},"readinessProbe":{"httpGet":{"path":"/","port":8080}}}]}}`},
 		{name: "ann-probes-not-mutated-by-default", pod: `{"metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}],"livenessProbe":{"exec":{"command":["check"]}}}]}}`},
-		{name: "ann-security-context", pod: annotated(AnnRunAsNonRoot, "false", AnnRunAsUser, "1000", AnnRunAsGroup, "2000", AnnReadOnlyRootFS, "false", AnnAllowPrivEscalation, "true")},
-		{name: "ann-run-as-user-zero", pod: annotated(AnnRunAsNonRoot, "false", AnnRunAsUser, "0", AnnRunAsGroup, "0")},
-		{name: "ann-vault-env-image", pod: annotated(AnnEnvImage, "registry.example/vault-env:1.2.3", AnnEnvImagePullPolicy, "Always")},
-		{name: "ann-sa-token-volume-name", pod: annotated(AnnSATokenVolumeName, "/var/run/secrets/vault")},
-		{name: "ann-invalid-values", pod: annotated(AnnVaultSkipVerify, "maybe", AnnVaultClientTimeout, "soon", AnnVaultAuthMethod, "ldap"),
-			cfg: func(c *Config) { c.AllowSkipVerify = true }},
-		{name: "ann-mutate-bogus", pod: annotated(AnnMutate, "yes")},
-		{name: "webhook-defaults", pod: podDirect, cfg: func(c *Config) {
-			c.Defaults = map[string]string{AnnVaultSkipVerify: "true", AnnVaultPath: "cluster-a", AnnVaultRole: "fallback"}
+		{name: "ann-security-context", pod: annotated(envinject.AnnRunAsNonRoot, "false", envinject.AnnRunAsUser, "1000", envinject.AnnRunAsGroup, "2000", envinject.AnnReadOnlyRootFS, "false", envinject.AnnAllowPrivEscalation, "true")},
+		{name: "ann-run-as-user-zero", pod: annotated(envinject.AnnRunAsNonRoot, "false", envinject.AnnRunAsUser, "0", envinject.AnnRunAsGroup, "0")},
+		{name: "ann-vault-env-image", pod: annotated(envinject.AnnEnvImage, "registry.example/vault-env:1.2.3", envinject.AnnEnvImagePullPolicy, "Always")},
+		{name: "ann-sa-token-volume-name", pod: annotated(envinject.AnnSATokenVolumeName, "/var/run/secrets/vault")},
+		{name: "ann-invalid-values", pod: annotated(envinject.AnnVaultSkipVerify, "maybe", envinject.AnnVaultClientTimeout, "soon", envinject.AnnVaultAuthMethod, "ldap"),
+			cfg: func(c *envinject.Config) { c.AllowSkipVerify = true }},
+		{name: "ann-mutate-bogus", pod: annotated(envinject.AnnMutate, "yes")},
+		{name: "webhook-defaults", pod: podDirect, cfg: func(c *envinject.Config) {
+			c.Defaults = map[string]string{envinject.AnnVaultSkipVerify: "true", envinject.AnnVaultPath: "cluster-a", envinject.AnnVaultRole: "fallback"}
 		}},
-		{name: "webhook-defaults-annotation-wins", pod: annotated(AnnVaultPath, "mine"), cfg: func(c *Config) {
-			c.Defaults = map[string]string{AnnVaultPath: "cluster-a"}
+		{name: "webhook-defaults-annotation-wins", pod: annotated(envinject.AnnVaultPath, "mine"), cfg: func(c *envinject.Config) {
+			c.Defaults = map[string]string{envinject.AnnVaultPath: "cluster-a"}
 		}},
 		// vault-role templating.
 		{name: "ann-vault-role-template", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-role":"{{.namespace}}-{{.serviceaccount}}"}},"spec":{"serviceAccountName":"billing","containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 		{name: "ann-vault-role-template-all-keys", pod: `{"metadata":{"generateName":"web-7d9f-","annotations":{"vault.security.banzaicloud.io/vault-role":"{{.authmethod}}.{{.path}}.{{.namespace}}.{{.name}}{{.serviceaccount}}","vault.security.banzaicloud.io/vault-serviceaccount":"vault-reader","vault.security.banzaicloud.io/vault-path":"k8s-prod"}},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
-		{name: "ann-vault-role-template-unknown-key", pod: annotated(AnnVaultRole, "{{.namespace}}-{{.pod}}")},
-		{name: "ann-vault-role-template-nested-unknown-key", pod: annotated(AnnVaultRole, `{{if .namespace}}{{.team}}{{end}}`)},
-		{name: "ann-vault-role-template-parse-error", pod: annotated(AnnVaultRole, "{{.namespace")},
-		{name: "ann-vault-role-template-empty", pod: annotated(AnnVaultRole, `{{""}}`)},
-		{name: "webhook-default-role-template", pod: podDirect, cfg: func(c *Config) { c.Defaults = map[string]string{AnnVaultRole: "{{.namespace}}-apps"} }},
+		{name: "ann-vault-role-template-unknown-key", pod: annotated(envinject.AnnVaultRole, "{{.namespace}}-{{.pod}}")},
+		{name: "ann-vault-role-template-nested-unknown-key", pod: annotated(envinject.AnnVaultRole, `{{if .namespace}}{{.team}}{{end}}`)},
+		{name: "ann-vault-role-template-parse-error", pod: annotated(envinject.AnnVaultRole, "{{.namespace")},
+		{name: "ann-vault-role-template-empty", pod: annotated(envinject.AnnVaultRole, `{{""}}`)},
+		{name: "webhook-default-role-template", pod: podDirect, cfg: func(c *envinject.Config) {
+			c.Defaults = map[string]string{envinject.AnnVaultRole: "{{.namespace}}-apps"}
+		}},
 		// vault-skip-verify is the operator's unless VAULT_ALLOW_OBJECT_SKIP_VERIFY.
-		{name: "ann-skip-verify-ignored", pod: annotated(AnnVaultSkipVerify, "true")},
-		{name: "ann-skip-verify-false-ignored", pod: annotated(AnnVaultSkipVerify, "false"), cfg: func(c *Config) { c.Defaults = map[string]string{AnnVaultSkipVerify: "true"} }},
-		{name: "ann-skip-verify-allowed", pod: annotated(AnnVaultSkipVerify, "true"), cfg: func(c *Config) { c.AllowSkipVerify = true }},
+		{name: "ann-skip-verify-ignored", pod: annotated(envinject.AnnVaultSkipVerify, "true")},
+		{name: "ann-skip-verify-false-ignored", pod: annotated(envinject.AnnVaultSkipVerify, "false"), cfg: func(c *envinject.Config) { c.Defaults = map[string]string{envinject.AnnVaultSkipVerify: "true"} }},
+		{name: "ann-skip-verify-allowed", pod: annotated(envinject.AnnVaultSkipVerify, "true"), cfg: func(c *envinject.Config) { c.AllowSkipVerify = true }},
 		// Warnings about annotations.
 		{name: "warn-misspelt-annotation", pod: annotated("vault-rol", "reader", "vault-skip-verfy", "true")},
 		{name: "warn-unknown-annotation", pod: annotated("completely-unrelated", "x")},
@@ -242,9 +246,9 @@ func goldenCases() []goldenCase {
 		{name: "agent-conflict-mount", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"volumes":[{"name":"s","emptyDir":{}}],"containers":[{"name":"app","image":"alpine","command":["sh"],"volumeMounts":[{"name":"s","mountPath":"/vault/secrets"}]}]}}`},
 		{name: "agent-conflict-container-name", pod: `{"metadata":{"name":"app","annotations":{"vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"}},"spec":{"containers":[{"name":"vault-agent","image":"alpine","command":["sh"]}]}}`},
 		// vault-env as an image volume.
-		{name: "image-volume", pod: annotated(AnnEnvImageVolume, "true")},
-		{name: "image-volume-webhook-default", pod: podDirect, cfg: func(c *Config) { c.Defaults = map[string]string{AnnEnvImageVolume: "true"} }},
-		{name: "image-volume-tls-and-pull-policy", pod: annotated(AnnEnvImageVolume, "true", AnnVaultTLSSecret, "vault-tls", AnnEnvImagePullPolicy, "Always", AnnEnvImage, "registry.example/vault-env:1.2.3")},
+		{name: "image-volume", pod: annotated(envinject.AnnEnvImageVolume, "true")},
+		{name: "image-volume-webhook-default", pod: podDirect, cfg: func(c *envinject.Config) { c.Defaults = map[string]string{envinject.AnnEnvImageVolume: "true"} }},
+		{name: "image-volume-tls-and-pull-policy", pod: annotated(envinject.AnnEnvImageVolume, "true", envinject.AnnVaultTLSSecret, "vault-tls", envinject.AnnEnvImagePullPolicy, "Always", envinject.AnnEnvImage, "registry.example/vault-env:1.2.3")},
 		{name: "image-volume-agent-sidecar", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
 		{name: "image-volume-vault-agent-falls-back", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config"`, true)},
 		{name: "image-volume-configfile-path-falls-back", pod: agentPod(`"vault.security.banzaicloud.io/vault-env-image-volume":"true","vault.security.banzaicloud.io/vault-agent-configmap":"agent-config","vault.security.banzaicloud.io/vault-configfile-path":"/vault/files"`, true)},
@@ -252,39 +256,39 @@ func goldenCases() []goldenCase {
 		// Once only; skips.
 		{name: "already-mutated-marker", pod: annotated("vault.security.banzaicloud.io/mutated", "true")},
 		{name: "already-mutated-init", pod: `{"metadata":{"name":"app"},"spec":{"initContainers":[{"name":"copy-vault-env","image":"x","command":["/usr/local/bin/vault-env","copy","/vault/"]}],"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
-		{name: "skip-annotation", pod: annotated(AnnMutate, "skip")},
+		{name: "skip-annotation", pod: annotated(envinject.AnnMutate, "skip")},
 		{name: "excluded-kube-system", ns: "kube-system", pod: podDirect},
 		{name: "excluded-kube-public", ns: "kube-public", pod: podDirect},
 		{name: "excluded-own-namespace", ns: "vault-infra", pod: podDirect},
-		{name: "excluded-by-flag", ns: "legacy", pod: podDirect, cfg: func(c *Config) { c.ExcludedNamespaces = []string{"legacy"} }},
+		{name: "excluded-by-flag", ns: "legacy", pod: podDirect, cfg: func(c *envinject.Config) { c.ExcludedNamespaces = []string{"legacy"} }},
 		{name: "update-not-mutated", op: "UPDATE", pod: podDirect},
 		{name: "dry-run", dryRun: true, pod: podDirect},
 		{name: "not-a-pod", kind: "Secret", pod: `{"metadata":{"name":"s"},"data":{}}`},
 		// Least privilege.
-		{name: "least-privilege-valuefrom", pod: withEnv(`{"name":"K","valueFrom":{"secretKeyRef":{"name":"plain","key":"USER"}}}`), cfg: func(c *Config) { c.LeastPrivilege = true }},
-		{name: "least-privilege-envfrom", pod: withEnvFrom(`{"configMapRef":{"name":"plain"}}`), cfg: func(c *Config) { c.LeastPrivilege = true }},
-		{name: "least-privilege-plain", pod: podPlain, cfg: func(c *Config) { c.LeastPrivilege = true }},
+		{name: "least-privilege-valuefrom", pod: withEnv(`{"name":"K","valueFrom":{"secretKeyRef":{"name":"plain","key":"USER"}}}`), cfg: func(c *envinject.Config) { c.LeastPrivilege = true }},
+		{name: "least-privilege-envfrom", pod: withEnvFrom(`{"configMapRef":{"name":"plain"}}`), cfg: func(c *envinject.Config) { c.LeastPrivilege = true }},
+		{name: "least-privilege-plain", pod: podPlain, cfg: func(c *envinject.Config) { c.LeastPrivilege = true }},
 		// Review namespace and the lookup bound (limits.go).
 		{name: "namespace-differs-from-pod", pod: `{"metadata":{"name":"app","namespace":"other"},"spec":{"containers":[{"name":"app","image":"alpine","command":["sh"],"env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
-		{name: "too-many-lookups", pod: manyEnvFrom(MaxLookupsPerReview + 1)},
-		{name: "lookups-at-the-bound", pod: manyEnvFrom(MaxLookupsPerReview)},
+		{name: "too-many-lookups", pod: manyEnvFrom(envinject.MaxLookupsPerReview + 1)},
+		{name: "lookups-at-the-bound", pod: manyEnvFrom(envinject.MaxLookupsPerReview)},
 		// vault-addr guard.
-		{name: "vault-addr-default-allowed", pod: annotated(AnnVaultAddr, "https://vault.vault-infra:8200")},
-		{name: "vault-addr-allow-listed", pod: annotated(AnnVaultAddr, "https://vault.team-b:8200"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:8200"} }},
-		{name: "vault-addr-empty", pod: annotated(AnnVaultAddr, " ")},
-		{name: "vault-addr-allow-listed-path", pod: annotated(AnnVaultAddr, "https://gw.team-b/vault/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://gw.team-b/vault"} }},
-		{name: "vault-addr-allow-list-no-default-port", pod: annotated(AnnVaultAddr, "https://vault.team-b/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:443"} }},
-		{name: "vault-addr-not-allow-listed", pod: annotated(AnnVaultAddr, "https://attacker.example:8200")},
-		{name: "vault-addr-metadata-ipv4", pod: annotated(AnnVaultAddr, "http://169.254.169.254/latest/meta-data"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-metadata-ipv6", pod: annotated(AnnVaultAddr, "http://[fd00:ec2::254]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-metadata-gcp-ipv6", pod: annotated(AnnVaultAddr, "http://[fd20:ce::254]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-metadata-nat64", pod: annotated(AnnVaultAddr, "http://[64:ff9b::a9fe:a9fe]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-metadata-6to4", pod: annotated(AnnVaultAddr, "http://[2002:a9fe:a9fe::]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-metadata-ipv4-compatible", pod: annotated(AnnVaultAddr, "http://[::a9fe:a9fe]/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-metadata-gcp", pod: annotated(AnnVaultAddr, "http://metadata.google.internal./computeMetadata/v1"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-decimal-ip", pod: annotated(AnnVaultAddr, "http://2852039166/"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-userinfo", pod: annotated(AnnVaultAddr, "https://user:pw@vault.team-b:8200"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
-		{name: "vault-addr-scheme", pod: annotated(AnnVaultAddr, "file:///etc/passwd"), cfg: func(c *Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-default-allowed", pod: annotated(envinject.AnnVaultAddr, "https://vault.vault-infra:8200")},
+		{name: "vault-addr-allow-listed", pod: annotated(envinject.AnnVaultAddr, "https://vault.team-b:8200"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:8200"} }},
+		{name: "vault-addr-empty", pod: annotated(envinject.AnnVaultAddr, " ")},
+		{name: "vault-addr-allow-listed-path", pod: annotated(envinject.AnnVaultAddr, "https://gw.team-b/vault/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"https://gw.team-b/vault"} }},
+		{name: "vault-addr-allow-list-no-default-port", pod: annotated(envinject.AnnVaultAddr, "https://vault.team-b/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"https://vault.team-b:443"} }},
+		{name: "vault-addr-not-allow-listed", pod: annotated(envinject.AnnVaultAddr, "https://attacker.example:8200")},
+		{name: "vault-addr-metadata-ipv4", pod: annotated(envinject.AnnVaultAddr, "http://169.254.169.254/latest/meta-data"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-ipv6", pod: annotated(envinject.AnnVaultAddr, "http://[fd00:ec2::254]/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-gcp-ipv6", pod: annotated(envinject.AnnVaultAddr, "http://[fd20:ce::254]/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-nat64", pod: annotated(envinject.AnnVaultAddr, "http://[64:ff9b::a9fe:a9fe]/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-6to4", pod: annotated(envinject.AnnVaultAddr, "http://[2002:a9fe:a9fe::]/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-ipv4-compatible", pod: annotated(envinject.AnnVaultAddr, "http://[::a9fe:a9fe]/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-metadata-gcp", pod: annotated(envinject.AnnVaultAddr, "http://metadata.google.internal./computeMetadata/v1"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-decimal-ip", pod: annotated(envinject.AnnVaultAddr, "http://2852039166/"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-userinfo", pod: annotated(envinject.AnnVaultAddr, "https://user:pw@vault.team-b:8200"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
+		{name: "vault-addr-scheme", pod: annotated(envinject.AnnVaultAddr, "file:///etc/passwd"), cfg: func(c *envinject.Config) { c.AllowedVaultAddrs = []string{"*"} }},
 		// Commands from the image.
 		{name: "no-command-no-registry", pod: `{"metadata":{"name":"app"},"spec":{"containers":[{"name":"app","image":"nginx:1.27","env":[{"name":"S","value":"vault:secret/data/x#y"}]}]}}`},
 		{name: "no-command-from-image", images: fakeImages{"nginx:1.27": {Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx", "-g", "daemon off;"}}},
@@ -302,17 +306,17 @@ func goldenCases() []goldenCase {
 
 // mutator is the Mutator a case runs against: the test configuration with
 // the case's changes, lookups and images.
-func (tc goldenCase) mutator(t *testing.T) *Mutator {
+func (tc goldenCase) mutator(t *testing.T) *envinject.Mutator {
 	t.Helper()
 	cfg := testConfig()
 	if tc.cfg != nil {
 		tc.cfg(&cfg)
 	}
-	var images ImageConfigs
+	var images envinject.ImageConfigs
 	if tc.images != nil {
 		images = tc.images
 	}
-	m, err := NewMutator(cfg, &fakeLookups{secrets: tc.secrets, cms: tc.cms, fail: tc.lookupErr}, images)
+	m, err := envinject.NewMutator(cfg, &fakeLookups{secrets: tc.secrets, cms: tc.cms, fail: tc.lookupErr}, images)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,8 +357,8 @@ func (tc goldenCase) review() []byte {
 	return append(b, '\n')
 }
 
-func testConfig() Config {
-	return Config{
+func testConfig() envinject.Config {
+	return envinject.Config{
 		VaultAddr:     "https://vault.vault-infra:8200",
 		VaultEnvImage: "ghcr.io/vault-secrets-webhook/vault-env:latest",
 		Namespace:     "vault-infra",

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
 // newJSONLogger logs at debug, so that tests see every line a review can
@@ -19,8 +21,8 @@ func newJSONLogger(w io.Writer) *slog.Logger {
 // whole page, these metrics included, in cmd/vault-secrets-webhook).
 func TestMetricsExposition(t *testing.T) {
 	m := NewMetrics()
-	m.observeReview(OutcomeAllowed, ReasonMutated, 3*time.Millisecond)
-	m.observeReview(OutcomeAllowed, ReasonNoReferences, 40*time.Microsecond)
+	m.observeReview(OutcomeAllowed, envinject.ReasonMutated, 3*time.Millisecond)
+	m.observeReview(OutcomeAllowed, envinject.ReasonNoReferences, 40*time.Microsecond)
 	m.observeReview(OutcomeDenied, "vault_addr_refused", 2*time.Second)
 	m.observeReview(OutcomeError, "weird \"reason\"\\\n", 20*time.Second)
 	m.ObserveLookup("secret", "found")

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission/reviewjson"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview request body. The apiserver
@@ -45,14 +47,14 @@ func LookupBudget(timeout time.Duration) time.Duration {
 // Handler serves POST /pods: a mutating AdmissionReview (admission.k8s.io/v1)
 // of a Pod. Transport concerns live here; the decision is Mutator's.
 type Handler struct {
-	Mutator      *Mutator
+	Mutator      *envinject.Mutator
 	Metrics      *Metrics     // may be nil
 	Log          *slog.Logger // may be nil
 	MaxBodyBytes int64        // 0 means DefaultMaxBodyBytes
 	Budget       *Budget      // bounds reviews and body bytes in flight (budget.go); nil: unbounded
 }
 
-// Request bodies, patches and answers are written into pooled buffers:
+// Request bodies and patches are written into pooled buffers:
 // growing fresh ones for each review was about half of the bytes a review
 // allocated. Nothing holds on to a body after decoding (both decoders copy
 // what they keep), nor to a patch or an answer after it was handed to
@@ -111,8 +113,7 @@ func readBody(buf []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// reviewOut is the AdmissionReview the webhook writes back (appendReview
-// writes it; the type documents the shape and is the tests' oracle).
+// reviewOut is the AdmissionReview the webhook writes back.
 type reviewOut struct {
 	APIVersion string       `json:"apiVersion"`
 	Kind       string       `json:"kind"`
@@ -290,19 +291,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	ctx, cancel := context.WithDeadline(r.Context(), start.Add(LookupBudget(timeout)))
 	defer cancel()
 
-	// The patch and the answer are written into pooled buffers, released
-	// once the answer is handed to net/http (which copies or sends it
-	// before Write returns).
-	patchBuf, answerBuf := outputs.get(0), outputs.get(0)
+	// The patch is written into a pooled buffer, released once the answer
+	// is encoded.
+	patchBuf := outputs.get(0)
 	defer outputs.put(patchBuf)
-	defer outputs.put(answerBuf)
 	resp, outcome, reason := h.decide(ctx, req, (*patchBuf)[:0])
 	resp.UID = req.UID
 	if len(resp.Patch) > 0 {
 		*patchBuf = resp.Patch // may have grown
 	}
-	b := appendReview((*answerBuf)[:0], resp)
-	*answerBuf = b
+	b, err := json.Marshal(reviewOut{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", Response: resp})
+	if err != nil { // strings, bools and bytes only: cannot happen
+		httpError(w, http.StatusInternalServerError, "failed to encode the review answer")
+		return OutcomeError, "internal"
+	}
 	hdr := w.Header()
 	hdr["Content-Type"] = jsonContentType
 	// With the length set, net/http sends the answer in one piece instead
@@ -371,20 +373,20 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 		name = pod.GenerateName
 	}
 	podName = name
-	if d := checkNamespace(req.Namespace, pod.Namespace); d != nil {
+	if d := envinject.CheckNamespace(req.Namespace, pod.Namespace); d != nil {
 		logger.Warn("refused review", "reason", string(d.Reason), "podNamespace", pod.Namespace)
 		return deny(http.StatusBadRequest, "vault-secrets-webhook: "+d.Message), OutcomeError, string(d.Reason)
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
 
-	res, err := h.Mutator.Mutate(ctx, Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})
+	res, err := h.Mutator.Mutate(ctx, envinject.Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})
 	if err != nil {
-		var d *Denied
-		var le *LookupError
+		var d *envinject.Denied
+		var le *envinject.LookupError
 		switch {
 		case errors.As(err, &d):
 			logger.Info("pod refused", "reason", string(d.Reason), "message", d.Message)
-			return deny(d.Reason.httpCode(), "vault-secrets-webhook: "+d.Message), OutcomeDenied, string(d.Reason)
+			return deny(refusalCode(d.Reason), "vault-secrets-webhook: "+d.Message), OutcomeDenied, string(d.Reason)
 		case errors.As(err, &le):
 			logger.Error("lookup failed", "kind", le.Kind, "name", le.Name, "error", le.Err.Error())
 			msg := fmt.Sprintf("vault-secrets-webhook: failed to read %s %s", le.Kind, le.Name)
@@ -411,4 +413,13 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 		logger.Debug("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
 	}
 	return resp, OutcomeAllowed, res.Reason
+}
+
+// refusalCode is the status code of a refusal's answer: 403 for a Vault
+// address the webhook may not write, 400 for a pod to fix.
+func refusalCode(r envinject.RefusalReason) int32 {
+	if r == envinject.RefusedVaultAddr {
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
 // endless is a body that never ends.
@@ -46,12 +48,12 @@ func (panickingLookups) ConfigMapData(context.Context, string, string) (map[stri
 	panic("boom")
 }
 
-func newTestHandler(t *testing.T, l Lookups) (*Handler, *Metrics) {
+func newTestHandler(t *testing.T, l envinject.Lookups) (*Handler, *Metrics) {
 	t.Helper()
 	if l == nil {
 		l = &fakeLookups{}
 	}
-	m, err := NewMutator(testConfig(), l, nil)
+	m, err := envinject.NewMutator(testConfig(), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestHandlerHostile(t *testing.T) {
 		contentType string
 		body        io.Reader
 		url         string
-		lookups     Lookups
+		lookups     envinject.Lookups
 		wantHTTP    int
 		wantCode    int32 // response.status.code when HTTP 200; 0 = allowed
 		noPatch     bool
@@ -189,7 +191,7 @@ func TestHandlerNeverLogsValues(t *testing.T) {
 	var logs bytes.Buffer
 	h, _ := newTestHandler(t, nil)
 	h.Log = newJSONLogger(&logs)
-	for _, pod := range []string{podDirect, annotated(AnnVaultAddr, "https://attacker.example:8200")} {
+	for _, pod := range []string{podDirect, annotated(envinject.AnnVaultAddr, "https://attacker.example:8200")} {
 		runReview(t, h, goldenCase{name: "x", pod: pod}.review())
 	}
 	for _, secret := range []string{"AWS_SECRET_ACCESS_KEY", "vault:secret", "echo $SECRET"} {
@@ -258,7 +260,7 @@ func TestHandlerAdmittedLogLevel(t *testing.T) {
 	}{
 		{name: "admitted at info", level: slog.LevelInfo, pod: podDirect, want: ""},
 		{name: "admitted at debug", level: slog.LevelDebug, pod: podDirect, want: `"msg":"pod admitted"`, wantPod: true},
-		{name: "refused at info", level: slog.LevelInfo, pod: annotated(AnnVaultAddr, "https://attacker.example:8200"), want: `"msg":"pod refused"`, wantPod: true},
+		{name: "refused at info", level: slog.LevelInfo, pod: annotated(envinject.AnnVaultAddr, "https://attacker.example:8200"), want: `"msg":"pod refused"`, wantPod: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

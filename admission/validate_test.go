@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
 // decodePodStrict decodes a pod rejecting unknown fields: a patch that
@@ -55,52 +57,52 @@ func validateMutated(p *corev1.Pod) error {
 			}
 			seen[e.Name] = true
 		}
-		wrapped := len(c.Command) == 1 && c.Command[0] == BinaryPath
+		wrapped := len(c.Command) == 1 && c.Command[0] == envinject.BinaryPath
 		if wrapped {
-			if !paths[MountPath] {
-				return fmt.Errorf("wrapped container %q does not mount %s", c.Name, MountPath)
+			if !paths[envinject.MountPath] {
+				return fmt.Errorf("wrapped container %q does not mount %s", c.Name, envinject.MountPath)
 			}
 			if len(c.EnvFrom) == 0 && (!seen["VAULT_ADDR"] || !seen["VAULT_ROLE"]) {
 				return fmt.Errorf("wrapped container %q lacks VAULT_ADDR/VAULT_ROLE", c.Name)
 			}
 		}
 	}
-	if _, ok := p.Annotations[MutatedAnnotation]; ok {
+	if _, ok := p.Annotations[envinject.MutatedAnnotation]; ok {
 		// The injected init containers come first: the Vault Agent (when
 		// there is one), then copy-vault-env (when a container is wrapped).
 		inits := p.Spec.InitContainers
-		if len(inits) > 0 && inits[0].Name == AgentContainerName {
+		if len(inits) > 0 && inits[0].Name == envinject.AgentContainerName {
 			inits = inits[1:]
 		}
 		anyWrapped := false
 		for _, c := range all {
-			if len(c.Command) == 1 && c.Command[0] == BinaryPath {
+			if len(c.Command) == 1 && c.Command[0] == envinject.BinaryPath {
 				anyWrapped = true
 				for _, m := range c.VolumeMounts {
-					if m.Name == VolumeName && !m.ReadOnly {
-						return fmt.Errorf("wrapped container %q mounts %s read-write", c.Name, VolumeName)
+					if m.Name == envinject.VolumeName && !m.ReadOnly {
+						return fmt.Errorf("wrapped container %q mounts %s read-write", c.Name, envinject.VolumeName)
 					}
 				}
 			}
 		}
 		imageVolume := false
 		for _, v := range p.Spec.Volumes {
-			if v.Name == VolumeName && v.Image != nil {
+			if v.Name == envinject.VolumeName && v.Image != nil {
 				imageVolume = true
 			}
 		}
 		if imageVolume {
 			for _, c := range p.Spec.InitContainers {
-				if c.Name == InitContainerName {
-					return fmt.Errorf("%s with an image volume", InitContainerName)
+				if c.Name == envinject.InitContainerName {
+					return fmt.Errorf("%s with an image volume", envinject.InitContainerName)
 				}
 			}
 		} else if anyWrapped {
-			if len(inits) == 0 || inits[0].Name != InitContainerName {
-				return fmt.Errorf("%s does not come right after the agent (or first)", InitContainerName)
+			if len(inits) == 0 || inits[0].Name != envinject.InitContainerName {
+				return fmt.Errorf("%s does not come right after the agent (or first)", envinject.InitContainerName)
 			}
-			if !vols[VolumeName] {
-				return fmt.Errorf("no %s volume", VolumeName)
+			if !vols[envinject.VolumeName] {
+				return fmt.Errorf("no %s volume", envinject.VolumeName)
 			}
 		}
 	}

@@ -18,8 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 // TestShipHelmInstallReadme installs the chart for real the way README's
@@ -253,7 +253,7 @@ func TestShipCopyContainerHasNoToken(t *testing.T) {
 	pod := createPod(t, ns, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "copy-no-token"}, Spec: corev1.PodSpec{Containers: []corev1.Container{
 		whApp("app", []corev1.EnvVar{{Name: "S", Value: "vault:secret/data/none#key"}}, nil),
 	}}})
-	if pod.Annotations[admission.MutatedAnnotation] != "true" || len(pod.Spec.InitContainers) == 0 {
+	if pod.Annotations[envinject.MutatedAnnotation] != "true" || len(pod.Spec.InitContainers) == 0 {
 		t.Fatalf("pod was not mutated: %v", pod.Annotations)
 	}
 	tokenVolumes := map[string]bool{}
@@ -274,18 +274,18 @@ func TestShipCopyContainerHasNoToken(t *testing.T) {
 			if tokenVolumes[m.Name] {
 				token = true
 			}
-			if strings.TrimSuffix(m.MountPath, "/") == admission.DefaultSATokenDir {
+			if strings.TrimSuffix(m.MountPath, "/") == envinject.DefaultSATokenDir {
 				atTokenPath = m.Name
 			}
 		}
 		return token, atTokenPath
 	}
 	for _, c := range pod.Spec.InitContainers {
-		if c.Name != admission.InitContainerName {
+		if c.Name != envinject.InitContainerName {
 			continue
 		}
-		if token, at := mounts(c); token || at != admission.NoTokenVolumeName {
-			t.Errorf("copy-vault-env mounts the token: %v; at %s: %q, want %q", token, admission.DefaultSATokenDir, at, admission.NoTokenVolumeName)
+		if token, at := mounts(c); token || at != envinject.NoTokenVolumeName {
+			t.Errorf("copy-vault-env mounts the token: %v; at %s: %q, want %q", token, envinject.DefaultSATokenDir, at, envinject.NoTokenVolumeName)
 		}
 	}
 	if token, _ := mounts(pod.Spec.Containers[0]); !token {

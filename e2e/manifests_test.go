@@ -30,8 +30,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
 
@@ -646,7 +646,7 @@ func TestShipHelmCheck(t *testing.T) {
 
 // TestShipHelmDefaultsMatchWebhook checks the chart's table of annotation ->
 // environment variable (values "defaults") against the webhook's own list
-// (admission.Annotations), so every annotation the webhook lets an operator
+// (envinject.Annotations), so every annotation the webhook lets an operator
 // default can be defaulted from the chart, under the variable it reads.
 func TestShipHelmDefaultsMatchWebhook(t *testing.T) {
 	root, err := filepath.Abs("..")
@@ -673,7 +673,7 @@ func TestShipHelmDefaultsMatchWebhook(t *testing.T) {
 		chart[name] = env
 	}
 	webhook := map[string]string{}
-	for _, a := range admission.Annotations {
+	for _, a := range envinject.Annotations {
 		if a.DefaultEnv != "" {
 			webhook[a.Name] = a.DefaultEnv
 		}

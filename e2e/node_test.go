@@ -20,8 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox/node"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
 

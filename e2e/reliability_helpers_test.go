@@ -34,7 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/faultproxy"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/testcert"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 

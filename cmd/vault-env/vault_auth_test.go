@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 // TestVaultTLS: a Vault with its own CA is reached with VAULT_CACERT, or

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/testcert"
 )
 

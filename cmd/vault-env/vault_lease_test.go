@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 // redisVault is a dev Vault with the database engine managing a real

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 // Integration tests: vault-env (this test binary) against a real Vault. Each

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/registry"
 )
 
@@ -241,7 +242,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if (c.KubeCAFile != "" || c.KubeTokenFile != "") && c.KubeServer == "" {
 		return nil, fail("kube-server", "required with --kube-ca-file/--kube-token-file")
 	}
-	for _, a := range admission.Annotations {
+	for _, a := range envinject.Annotations {
 		if a.DefaultEnv == "" {
 			continue
 		}

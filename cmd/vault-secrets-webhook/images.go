@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/registry"
 )
@@ -50,7 +50,7 @@ func newImages(cfg *config, objs *objects, log *slog.Logger) (*registryImages, e
 	return ri, nil
 }
 
-func (r *registryImages) ImageConfig(ctx context.Context, req admission.ImageRequest) (admission.ImageConfig, error) {
+func (r *registryImages) ImageConfig(ctx context.Context, req envinject.ImageRequest) (envinject.ImageConfig, error) {
 	secrets, warnings := r.pullSecrets(ctx, req)
 	ic, err := r.rc.ImageConfig(ctx, registry.Request{
 		Image:              req.Image,
@@ -63,24 +63,24 @@ func (r *registryImages) ImageConfig(ctx context.Context, req admission.ImageReq
 		var re *registry.Error
 		switch {
 		case errors.Is(err, registry.ErrTimeout), errors.Is(err, registry.ErrUnavailable):
-			return admission.ImageConfig{}, err
+			return envinject.ImageConfig{}, err
 		case errors.As(err, &re):
 			// Not found, unauthorized, no platform, invalid, refused: the
 			// pod's to fix. The user sees the curated text; the detail
 			// (status codes, addresses) is logged.
 			r.log.Info("image lookup refused", "namespace", req.Namespace, "image", req.Image, "error", err.Error())
-			return admission.ImageConfig{}, &admission.Denied{Reason: admission.RefusedImageLookup,
+			return envinject.ImageConfig{}, &envinject.Denied{Reason: envinject.RefusedImageLookup,
 				Message: re.Public() + "; set the container's command explicitly or fix the image reference or pull secret"}
 		default:
-			return admission.ImageConfig{}, err
+			return envinject.ImageConfig{}, err
 		}
 	}
-	return admission.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Warnings: append(warnings, ic.Warnings...)}, nil
+	return envinject.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Warnings: append(warnings, ic.Warnings...)}, nil
 }
 
 // pullSecrets gathers pull secrets in priority order. A secret that cannot
 // be read is skipped with a warning, as the kubelet does.
-func (r *registryImages) pullSecrets(ctx context.Context, req admission.ImageRequest) ([]registry.PullSecret, []string) {
+func (r *registryImages) pullSecrets(ctx context.Context, req envinject.ImageRequest) ([]registry.PullSecret, []string) {
 	if r.objs == nil {
 		return nil, nil
 	}

@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/ttlcache"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
@@ -75,7 +75,7 @@ func (l kubeLookups) SecretData(ctx context.Context, namespace, name string) (ma
 	s, err := l.o.secret(ctx, namespace, name)
 	if err != nil {
 		if kube.IsNotFound(err) {
-			return nil, fmt.Errorf("failed to get secret %s/%s: %w", namespace, name, admission.ErrNotFound)
+			return nil, fmt.Errorf("failed to get secret %s/%s: %w", namespace, name, envinject.ErrNotFound)
 		}
 		return nil, fmt.Errorf("failed to get secret %s/%s: %w", namespace, name, err)
 	}
@@ -87,7 +87,7 @@ func (l kubeLookups) ConfigMapData(ctx context.Context, namespace, name string) 
 	cm, err := l.o.configMap(ctx, namespace, name)
 	if err != nil {
 		if kube.IsNotFound(err) {
-			return nil, fmt.Errorf("failed to get configmap %s/%s: %w", namespace, name, admission.ErrNotFound)
+			return nil, fmt.Errorf("failed to get configmap %s/%s: %w", namespace, name, envinject.ErrNotFound)
 		}
 		return nil, fmt.Errorf("failed to get configmap %s/%s: %w", namespace, name, err)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 )
 
 // flagsTable renders README's webhook flag table from flagSpecs.
@@ -59,7 +59,7 @@ func TestREADMEFlags(t *testing.T) {
 			t.Errorf("main.go's package doc does not list --%s [%s]", f.name, f.env)
 		}
 	}
-	for _, a := range admission.Annotations {
+	for _, a := range envinject.Annotations {
 		if a.DefaultEnv != "" && !strings.Contains(flat, a.DefaultEnv) {
 			t.Errorf("main.go's package doc does not name %s (default of annotation %s)", a.DefaultEnv, a.Name)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/admission"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 	vswtls "github.com/vault-secrets-webhook/vault-secrets-webhook/tls"
 )
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	metrics := admission.NewMetrics()
-	mcfg := admission.Config{
+	mcfg := envinject.Config{
 		VaultAddr:          cfg.VaultAddr,
 		VaultEnvImage:      cfg.VaultEnvImage,
 		Namespace:          cfg.Namespace,
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Defaults:           cfg.Defaults,
 		OnLookup:           metrics.ObserveLookup,
 	}
-	var lookups admission.Lookups
+	var lookups envinject.Lookups
 	var objs *objects
 	if kc != nil {
 		objs = newObjects(kc)
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	mut, err := admission.NewMutator(mcfg, lookups, images)
+	mut, err := envinject.NewMutator(mcfg, lookups, images)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/bench"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 // buildTools builds the benchmark's helper programs into a temp dir.

@@ -49,7 +49,7 @@ import (
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/bench"
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 type multi []string

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-secrets-webhook/vault-secrets-webhook/e2e/sandbox"
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/sandbox"
 )
 
 // TestPushSandboxRegistry pushes a single-platform image and a two-platform

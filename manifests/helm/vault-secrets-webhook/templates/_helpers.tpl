@@ -34,7 +34,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{/*
 Annotation (without vault.security.banzaicloud.io/) -> the webhook's
 environment variable that sets its webhook-wide default. Kept in step with
-admission.Annotations in the webhook's source.
+envinject.Annotations in the webhook's source.
 */}}
 {{- define "vsw.defaultEnvNames" -}}
 mutate-probes: MUTATE_PROBES

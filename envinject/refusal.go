@@ -1,6 +1,4 @@
-package admission
-
-import "net/http"
+package envinject
 
 // RefusalReason says why a pod is refused (Denied.Reason; the metric label
 // "reason").
@@ -16,12 +14,3 @@ const (
 	RefusedBadNamespace      RefusalReason = "bad_namespace"      // the request's namespace is missing or not the pod's
 	RefusedImageLookup       RefusalReason = "image_lookup"       // the registry refused the image lookup for a reason the user must fix
 )
-
-// httpCode is the status code of a refusal's answer: 403 for a Vault
-// address the webhook may not write, 400 for a pod to fix.
-func (r RefusalReason) httpCode() int32 {
-	if r == RefusedVaultAddr {
-		return http.StatusForbidden
-	}
-	return http.StatusBadRequest
-}

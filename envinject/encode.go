@@ -1,7 +1,6 @@
-package admission
+package envinject
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -204,50 +203,4 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
-}
-
-// appendReview appends the AdmissionReview answer (what json.Marshal of
-// reviewOut writes).
-func appendReview(b []byte, r *responseOut) []byte {
-	b = append(b, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":`...)
-	if r == nil {
-		return append(b, "null}"...)
-	}
-	b = append(b, `{"uid":`...)
-	b = appendString(b, r.UID)
-	b = append(b, `,"allowed":`...)
-	b = strconv.AppendBool(b, r.Allowed)
-	if s := r.Status; s != nil {
-		b = append(b, `,"status":{`...)
-		sep := ""
-		if s.Code != 0 {
-			b = append(b, `"code":`...)
-			b = strconv.AppendInt(b, int64(s.Code), 10)
-			sep = ","
-		}
-		if s.Reason != "" {
-			b = append(b, sep+`"reason":`...)
-			b = appendString(b, s.Reason)
-			sep = ","
-		}
-		if s.Message != "" {
-			b = append(b, sep+`"message":`...)
-			b = appendString(b, s.Message)
-		}
-		b = append(b, '}')
-	}
-	if len(r.Patch) > 0 {
-		b = append(b, `,"patch":"`...)
-		b = base64.StdEncoding.AppendEncode(b, r.Patch)
-		b = append(b, '"')
-	}
-	if r.PatchType != "" {
-		b = append(b, `,"patchType":`...)
-		b = appendString(b, r.PatchType)
-	}
-	if len(r.Warnings) > 0 {
-		b = append(b, `,"warnings":`...)
-		b = appendStrings(b, r.Warnings)
-	}
-	return append(b, "}}"...)
 }

@@ -1,4 +1,4 @@
-package admission
+package envinject
 
 import "fmt"
 
@@ -26,11 +26,11 @@ func (l *lookupCache) charge(n int) error {
 	return nil
 }
 
-// checkNamespace refuses a review whose request namespace is missing or
+// CheckNamespace refuses a review whose request namespace is missing or
 // differs from the one its pod names: the webhook reads Secrets and
 // ConfigMaps in the request's namespace, and a caller that is not the
 // apiserver must not choose it apart from the pod.
-func checkNamespace(requestNS, podNS string) *Denied {
+func CheckNamespace(requestNS, podNS string) *Denied {
 	switch {
 	case requestNS == "":
 		return &Denied{Reason: RefusedBadNamespace, Message: "the review's request names no namespace"}
