@@ -17,12 +17,12 @@ import (
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/internal/ttlcache"
 )
 
-// Defaults for the zero values of Options.
+// Cache lifetimes and size, and the default of Options.Timeout.
 const (
-	DefaultTTL       = 10 * time.Minute
-	DefaultDigestTTL = 24 * time.Hour
-	DefaultCacheSize = 1024
-	DefaultTimeout   = 5 * time.Second
+	tagTTL         = 10 * time.Minute
+	digestTTL      = 24 * time.Hour
+	cacheSize      = 1024
+	DefaultTimeout = 5 * time.Second
 )
 
 // PullSecret is the payload of one image pull secret: Type is
@@ -79,22 +79,16 @@ func (c *ImageConfig) clone() *ImageConfig {
 
 // Options configure a Client. Zero values choose the documented defaults.
 type Options struct {
-	DefaultPlatform    Platform          // default linux/amd64
-	CABundle           []byte            // PEM certificates trusted in addition to the system roots
-	InsecureSkipVerify bool              // skip TLS verification for every registry
-	InsecureHosts      []string          // host[:port] trusted: may answer (or serve a token realm) in plain HTTP, may resolve to any address (loopback hosts may always answer in plain HTTP); see guard.go
-	TTL                time.Duration     // cache lifetime of tag lookups; default DefaultTTL; negative disables caching
-	DigestTTL          time.Duration     // cache lifetime of digest lookups; default DefaultDigestTTL
-	CacheSize          int               // maximum cached configs; default DefaultCacheSize
-	Timeout            time.Duration     // bound on one lookup, keep it below the admission timeout; default DefaultTimeout
-	Transport          http.RoundTripper // replaces the built-in transports (tests)
-	Metrics            MetricsSink       // optional; Snapshot works without it
+	DefaultPlatform    Platform      // default linux/amd64
+	CABundle           []byte        // PEM certificates trusted in addition to the system roots
+	InsecureSkipVerify bool          // skip TLS verification for every registry
+	InsecureHosts      []string      // host[:port] trusted: may answer (or serve a token realm) in plain HTTP, may resolve to any address (loopback hosts may always answer in plain HTTP); see guard.go
+	Timeout            time.Duration // bound on one lookup, keep it below the admission timeout; default DefaultTimeout
 }
 
 // Client looks up image configs. It is safe for concurrent use.
 type Client struct {
 	defaultPlatform Platform
-	ttl, digestTTL  time.Duration
 	timeout         time.Duration
 	skipVerify      bool
 	insecureHosts   map[string]bool
@@ -125,8 +119,6 @@ func (o Options) Validate() error {
 func New(opts Options) *Client {
 	c := &Client{
 		defaultPlatform: opts.DefaultPlatform,
-		ttl:             opts.TTL,
-		digestTTL:       opts.DigestTTL,
 		timeout:         opts.Timeout,
 		skipVerify:      opts.InsecureSkipVerify,
 		insecureHosts:   map[string]bool{},
@@ -137,34 +129,15 @@ func New(opts Options) *Client {
 	if c.defaultPlatform == (Platform{}) {
 		c.defaultPlatform = Platform{OS: "linux", Architecture: "amd64"}
 	}
-	if c.ttl == 0 {
-		c.ttl = DefaultTTL
-	}
-	if c.digestTTL == 0 {
-		c.digestTTL = DefaultDigestTTL
-	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
-	}
-	size := opts.CacheSize
-	if size == 0 {
-		size = DefaultCacheSize
-	}
-	if c.ttl < 0 {
-		size = 0
 	}
 	for _, h := range opts.InsecureHosts {
 		c.insecureHosts[strings.ToLower(h)] = true
 	}
 	rand.Read(c.idKey)
-	c.cache = ttlcache.New[*ImageConfig](size, c.timeout, func() time.Time { return c.now() })
+	c.cache = ttlcache.New[*ImageConfig](cacheSize, c.timeout, func() time.Time { return c.now() })
 	c.tokens = newTokenCache(func() time.Time { return c.now() })
-	c.metrics.sink = opts.Metrics
-
-	if opts.Transport != nil {
-		c.verified, c.unverified = opts.Transport, opts.Transport
-		return c
-	}
 	if err := opts.Validate(); err != nil {
 		c.configErr = err
 		return c
@@ -279,9 +252,9 @@ func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bo
 			return nil, 0, l.classify(fctx, err)
 		}
 		if ref.Digest != "" {
-			return cfg, c.digestTTL, nil
+			return cfg, digestTTL, nil
 		}
-		return cfg, c.ttl, nil
+		return cfg, tagTTL, nil
 	})
 	switch src {
 	case ttlcache.Hit:

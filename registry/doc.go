@@ -28,37 +28,24 @@
 //     operator's). Loopback hosts and Options.InsecureHosts may answer in
 //     plain HTTP (the client falls back when the TLS handshake gets an HTTP
 //     answer), as Docker treats 127.0.0.0/8.
-//   - Request forgery guard (guard.go): every connection is checked after
-//     name resolution (cloud metadata and link-local addresses refused,
-//     loopback too but for the image's own registry address, unless the
-//     host is in Options.InsecureHosts); a token realm must be https unless
-//     listed; credentials go only to a realm on the registry's own domain;
-//     no redirect from https to http; only the exact "token" and
-//     "access_token" fields of a token answer are read.
-//   - Cache: an LRU (Options.CacheSize) keyed by the resolved reference,
+//   - Request forgery guard: see guard.go.
+//   - Cache: an LRU of 1024 configs keyed by the resolved reference,
 //     platform, TLS mode and a keyed hash of the candidate credentials, so a
 //     pod without a pull secret never gets a private image's config that
-//     another pod's secret fetched. Tag lookups live Options.TTL, digest
-//     lookups Options.DigestTTL. Failures are not cached. Bearer tokens are
-//     cached until shortly before they expire.
+//     another pod's secret fetched. Tag lookups live 10 minutes, digest
+//     lookups a day. Failures are not cached. Bearer tokens are cached until
+//     shortly before they expire.
 //   - Concurrency and time: concurrent lookups of one key share one set of
 //     requests; every lookup ends within Options.Timeout (keep it below the
 //     admission webhook timeout) or the caller's deadline.
-//   - Errors are *Error: they name the image and registry, never credentials,
-//     and match ErrNotFound, ErrUnauthorized, ErrTimeout, ErrUnavailable,
-//     ErrNoPlatform, ErrInvalid or ErrRefused with errors.Is. Error() is for
-//     logs; Public() is for the pod's author and holds nothing a server
-//     sent (no status code, no body).
-//   - Metrics: Client.Snapshot (lookups by result, cache hits/misses,
-//     coalesced lookups, cache size, a duration histogram) and an optional
-//     Options.Metrics sink.
+//   - Errors are *Error (errors.go): they name the image and registry, never
+//     credentials. Error() is for logs; Public() is for the pod's author.
+//   - Metrics: Client.Snapshot.
 //
 // Resolve applies kubelet command/args semantics to a looked-up config.
 //
 // Environment: the built-in transports honour the standard proxy variables
 // HTTPS_PROXY, HTTP_PROXY and NO_PROXY (net/http.ProxyFromEnvironment;
-// loopback hosts are never proxied); Options.Transport replaces them. The
-// package reads no other environment variable and defines no flags: the
-// webhook maps its own flags (CA bundle, REGISTRY_SKIP_VERIFY, insecure
-// hosts, default platform, timeouts) onto Options.
+// loopback hosts are never proxied). The package reads no other variable
+// and defines no flags: the webhook maps its own onto Options.
 package registry

@@ -27,13 +27,6 @@ var Results = [...]Result{ResultOK, ResultNotFound, ResultUnauthorized, ResultTi
 // histogram in MetricsSnapshot.
 var DurationBuckets = [...]float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// MetricsSink receives every lookup as it finishes (optional; see
-// Options.Metrics). cached is true when the answer came from the cache.
-// Implementations must be safe for concurrent use and must not block.
-type MetricsSink interface {
-	ObserveLookup(result Result, cached bool, d time.Duration)
-}
-
 // MetricsSnapshot is a consistent-enough copy of the client's counters for
 // a hand-written /metrics page. Suggested exposition:
 //
@@ -63,7 +56,6 @@ type metrics struct {
 	buckets     [len(DurationBuckets)]atomic.Uint64 // non-cumulative
 	count       atomic.Uint64
 	sumNanos    atomic.Int64
-	sink        MetricsSink
 }
 
 func (m *metrics) observe(r Result, cached bool, d time.Duration) {
@@ -86,9 +78,6 @@ func (m *metrics) observe(r Result, cached bool, d time.Duration) {
 	}
 	m.count.Add(1)
 	m.sumNanos.Add(int64(d))
-	if m.sink != nil {
-		m.sink.ObserveLookup(r, cached, d)
-	}
 }
 
 func (m *metrics) snapshot() MetricsSnapshot {
