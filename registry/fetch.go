@@ -3,11 +3,10 @@ package registry
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"mime"
 	"net"
 	"strings"
@@ -99,21 +98,12 @@ func (l *lookup) fetch(ctx context.Context) (*ImageConfig, error) {
 }
 
 func (l *lookup) fetchWithCredential(ctx context.Context) (*ImageConfig, error) {
-	body, ctype, digest, err := l.getManifest(ctx, l.ref.manifestRef())
+	m, index, digest, err := l.getManifest(ctx, l.ref.manifestRef())
 	if err != nil {
 		return nil, err
 	}
-	m, index, err := parseManifest(body, ctype)
-	if err != nil {
-		return nil, l.fail(ErrInvalid, err)
-	}
 	if !index {
-		cfg, err := l.getConfig(ctx, m.Config.Digest)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Digest = digest
-		return cfg, nil
+		return l.getConfig(ctx, m, digest)
 	}
 	entries := runnablePlatforms(m)
 	chosen, ok := choosePlatform(entries, l.platform)
@@ -179,26 +169,20 @@ func (l *lookup) comparePlatforms(ctx context.Context, chosen *ImageConfig, chos
 
 // configOfManifest reads a platform's image manifest (by digest) and its config.
 func (l *lookup) configOfManifest(ctx context.Context, digest string) (*ImageConfig, error) {
-	body, ctype, _, err := l.getManifest(ctx, digest)
+	m, index, _, err := l.getManifest(ctx, digest)
 	if err != nil {
 		return nil, err
-	}
-	m, index, err := parseManifest(body, ctype)
-	if err != nil {
-		return nil, l.fail(ErrInvalid, err)
 	}
 	if index {
 		return nil, l.fail(ErrInvalid, errors.New("an index entry points at another index"))
 	}
-	cfg, err := l.getConfig(ctx, m.Config.Digest)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Digest = digest
-	return cfg, nil
+	return l.getConfig(ctx, m, digest)
 }
 
-func (l *lookup) getConfig(ctx context.Context, digest string) (*ImageConfig, error) {
+// getConfig reads the config blob of image manifest m, whose digest is
+// manifestDigest.
+func (l *lookup) getConfig(ctx context.Context, m *manifestDoc, manifestDigest string) (*ImageConfig, error) {
+	digest := m.Config.Digest
 	if err := validateDigest(digest); err != nil {
 		return nil, l.fail(ErrInvalid, fmt.Errorf("config descriptor: %w", err))
 	}
@@ -209,48 +193,53 @@ func (l *lookup) getConfig(ctx context.Context, digest string) (*ImageConfig, er
 	if err := verifyDigest(digest, body); err != nil {
 		return nil, l.fail(ErrInvalid, err)
 	}
-	doc, err := parseImageConfig(body)
-	if err != nil {
-		return nil, l.fail(ErrInvalid, err)
+	// Docker and OCI image configs share these field names.
+	var doc struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Config       struct {
+			Entrypoint []string `json:"Entrypoint"`
+			Cmd        []string `json:"Cmd"`
+		} `json:"config"`
 	}
-	cfg := &ImageConfig{Entrypoint: doc.Config.Entrypoint, Cmd: doc.Config.Cmd}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, l.fail(ErrInvalid, fmt.Errorf("failed to parse image config: %w", err))
+	}
+	cfg := &ImageConfig{Entrypoint: doc.Config.Entrypoint, Cmd: doc.Config.Cmd, Digest: manifestDigest}
 	if doc.OS != "" || doc.Architecture != "" {
 		cfg.Platform = Platform{OS: doc.OS, Architecture: doc.Architecture}
 	}
 	return cfg, nil
 }
 
-// getManifest returns the manifest body, its media type and its digest
-// (verified when ref is a digest).
-func (l *lookup) getManifest(ctx context.Context, ref string) (body []byte, mediaType, digest string, err error) {
+// getManifest returns the parsed manifest, whether it is an index, and its
+// digest (verified when ref is a digest).
+func (l *lookup) getManifest(ctx context.Context, ref string) (m *manifestDoc, index bool, digest string, err error) {
 	body, header, err := l.get(ctx, "manifests/"+ref, acceptManifests, maxManifestBytes)
 	if err != nil {
-		return nil, "", "", err
+		return nil, false, "", err
 	}
-	mediaType, _, _ = mime.ParseMediaType(header.Get("Content-Type"))
-	if strings.Contains(ref, ":") {
-		if err := verifyDigest(ref, body); err != nil {
-			return nil, "", "", l.fail(ErrInvalid, err)
-		}
-		return body, mediaType, ref, nil
+	digest = ref
+	if !strings.Contains(ref, ":") {
+		sum := sha256.Sum256(body)
+		digest = "sha256:" + hex.EncodeToString(sum[:])
+	} else if err := verifyDigest(ref, body); err != nil {
+		return nil, false, "", l.fail(ErrInvalid, err)
 	}
-	sum := sha256.Sum256(body)
-	return body, mediaType, "sha256:" + hex.EncodeToString(sum[:]), nil
+	mediaType, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
+	if m, index, err = parseManifest(body, mediaType); err != nil {
+		return nil, false, "", l.fail(ErrInvalid, err)
+	}
+	return m, index, digest, nil
 }
 
 func verifyDigest(digest string, body []byte) error {
 	alg, want, _ := strings.Cut(digest, ":")
-	var h hash.Hash
-	switch alg {
-	case "sha256":
-		h = sha256.New()
-	case "sha384":
-		h = sha512.New384()
-	case "sha512":
-		h = sha512.New()
-	default:
+	newHash, ok := digestAlgorithms[alg]
+	if !ok {
 		return fmt.Errorf("unsupported digest algorithm %q", alg)
 	}
+	h := newHash()
 	h.Write(body)
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return fmt.Errorf("content does not match digest %s", digest)

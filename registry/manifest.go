@@ -133,25 +133,6 @@ func choosePlatform(entries []descriptor, want Platform) (descriptor, bool) {
 	return descriptor{}, false
 }
 
-// imageConfigDoc is the part of an image config blob this client reads.
-// Docker and OCI image configs share these field names.
-type imageConfigDoc struct {
-	OS           string `json:"os"`
-	Architecture string `json:"architecture"`
-	Config       struct {
-		Entrypoint []string `json:"Entrypoint"`
-		Cmd        []string `json:"Cmd"`
-	} `json:"config"`
-}
-
-func parseImageConfig(body []byte) (*imageConfigDoc, error) {
-	var c imageConfigDoc
-	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, fmt.Errorf("failed to parse image config: %w", err)
-	}
-	return &c, nil
-}
-
 // sameCommand reports whether two configs start the same process.
 func sameCommand(a, b *ImageConfig) bool {
 	return slices.Equal(a.Entrypoint, b.Entrypoint) && slices.Equal(a.Cmd, b.Cmd)

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"fmt"
+	"hash"
 	"regexp"
 	"strings"
 )
@@ -30,6 +33,10 @@ var (
 	digestHexRE     = regexp.MustCompile(`^[a-zA-Z0-9=_-]{32,}$`)
 	lowerHexRE      = regexp.MustCompile(`^[a-f0-9]+$`)
 )
+
+// digestAlgorithms are the digest algorithms a reference or descriptor may
+// name.
+var digestAlgorithms = map[string]func() hash.Hash{"sha256": sha256.New, "sha384": sha512.New384, "sha512": sha512.New}
 
 // ErrInvalidReference is wrapped by every error ParseReference returns.
 var ErrInvalidReference = errors.New("invalid image reference")
@@ -144,11 +151,11 @@ func validateDigest(d string) error {
 	if !ok || !digestAlgRE.MatchString(alg) || !digestHexRE.MatchString(hex) {
 		return fmt.Errorf("%w: malformed digest %q", ErrInvalidReference, d)
 	}
-	want := map[string]int{"sha256": 64, "sha384": 96, "sha512": 128}[alg]
-	if want == 0 {
+	newHash, ok := digestAlgorithms[alg]
+	if !ok {
 		return fmt.Errorf("%w: unsupported digest algorithm %q", ErrInvalidReference, alg)
 	}
-	if len(hex) != want || !lowerHexRE.MatchString(hex) {
+	if len(hex) != 2*newHash().Size() || !lowerHexRE.MatchString(hex) {
 		return fmt.Errorf("%w: malformed %s digest", ErrInvalidReference, alg)
 	}
 	return nil
