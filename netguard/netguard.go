@@ -25,16 +25,10 @@ const (
 )
 
 func (c Class) String() string {
-	switch c {
-	case Loopback:
-		return "loopback"
-	case LinkLocal:
-		return "link-local"
-	case Metadata:
-		return "cloud metadata"
-	default:
-		return "ordinary"
+	if c < Ordinary || c > Metadata {
+		c = Ordinary
 	}
+	return [...]string{"ordinary", "loopback", "link-local", "cloud metadata"}[c]
 }
 
 // metadata holds the instance-metadata addresses: AWS, GCP, Azure,
@@ -111,17 +105,11 @@ func (e *RefusedError) Unwrap() error { return ErrRefused }
 // Check refuses metadata, link-local and (unless allowLoopback) loopback
 // addresses.
 func Check(ip netip.Addr, allowLoopback bool) error {
-	switch c := Classify(ip); c {
-	case Ordinary:
+	c := Classify(ip)
+	if c == Ordinary || c == Loopback && allowLoopback {
 		return nil
-	case Loopback:
-		if allowLoopback {
-			return nil
-		}
-		return &RefusedError{Addr: ip, Class: c}
-	default:
-		return &RefusedError{Addr: ip, Class: c}
 	}
+	return &RefusedError{Addr: ip, Class: c}
 }
 
 // Control returns a net.Dialer Control function that applies Check to the
