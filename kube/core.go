@@ -10,38 +10,32 @@ import (
 
 // GetSecret reads a Secret. Its data is secret: callers must not log it.
 func (c *Client) GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	if err := c.Get(ctx, CorePath(namespace, "secrets", name), &s); err != nil {
-		return nil, fmt.Errorf("failed to get secret %s/%s: %w", namespace, name, err)
-	}
-	return &s, nil
+	return getCore[corev1.Secret](ctx, c, namespace, "secret", name)
 }
 
 // GetConfigMap reads a ConfigMap.
 func (c *Client) GetConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
-	var cm corev1.ConfigMap
-	if err := c.Get(ctx, CorePath(namespace, "configmaps", name), &cm); err != nil {
-		return nil, fmt.Errorf("failed to get configmap %s/%s: %w", namespace, name, err)
-	}
-	return &cm, nil
+	return getCore[corev1.ConfigMap](ctx, c, namespace, "configmap", name)
 }
 
 // GetServiceAccount reads a ServiceAccount.
 func (c *Client) GetServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
-	var sa corev1.ServiceAccount
-	if err := c.Get(ctx, CorePath(namespace, "serviceaccounts", name), &sa); err != nil {
-		return nil, fmt.Errorf("failed to get serviceaccount %s/%s: %w", namespace, name, err)
-	}
-	return &sa, nil
+	return getCore[corev1.ServiceAccount](ctx, c, namespace, "serviceaccount", name)
 }
 
 // GetPod reads a Pod.
 func (c *Client) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	var p corev1.Pod
-	if err := c.Get(ctx, CorePath(namespace, "pods", name), &p); err != nil {
-		return nil, fmt.Errorf("failed to get pod %s/%s: %w", namespace, name, err)
+	return getCore[corev1.Pod](ctx, c, namespace, "pod", name)
+}
+
+// getCore reads the core object namespace/name of kind (lower case, the
+// resource is its plural).
+func getCore[T any](ctx context.Context, c *Client, namespace, kind, name string) (*T, error) {
+	var v T
+	if err := c.Get(ctx, CorePath(namespace, kind+"s", name), &v); err != nil {
+		return nil, fmt.Errorf("failed to get %s %s/%s: %w", kind, namespace, name, err)
 	}
-	return &p, nil
+	return &v, nil
 }
 
 // CreateToken asks the TokenRequest API for a token of a ServiceAccount

@@ -74,10 +74,7 @@ type kubeLookups struct{ o *objects }
 func (l kubeLookups) SecretData(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 	s, err := l.o.secret(ctx, namespace, name)
 	if err != nil {
-		if kube.IsNotFound(err) {
-			return nil, fmt.Errorf("failed to get secret %s/%s: %w", namespace, name, envinject.ErrNotFound)
-		}
-		return nil, fmt.Errorf("failed to get secret %s/%s: %w", namespace, name, err)
+		return nil, lookupError(err, "secret", namespace, name)
 	}
 	// stringData is write-only and never returned, so Data is complete.
 	return s.Data, nil
@@ -86,10 +83,15 @@ func (l kubeLookups) SecretData(ctx context.Context, namespace, name string) (ma
 func (l kubeLookups) ConfigMapData(ctx context.Context, namespace, name string) (map[string]string, error) {
 	cm, err := l.o.configMap(ctx, namespace, name)
 	if err != nil {
-		if kube.IsNotFound(err) {
-			return nil, fmt.Errorf("failed to get configmap %s/%s: %w", namespace, name, envinject.ErrNotFound)
-		}
-		return nil, fmt.Errorf("failed to get configmap %s/%s: %w", namespace, name, err)
+		return nil, lookupError(err, "configmap", namespace, name)
 	}
 	return cm.Data, nil
+}
+
+// lookupError names the object; a missing one is envinject.ErrNotFound.
+func lookupError(err error, kind, namespace, name string) error {
+	if kube.IsNotFound(err) {
+		err = envinject.ErrNotFound
+	}
+	return fmt.Errorf("failed to get %s %s/%s: %w", kind, namespace, name, err)
 }
