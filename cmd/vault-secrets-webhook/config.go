@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,25 +128,29 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fail := func(name, reason string) error {
 		return &configError{flag: name, env: specs[name].env, reason: reason}
 	}
-	parseBool := func(name string) (bool, error) {
-		b, err := strconv.ParseBool(get[name])
-		if err != nil {
-			return false, fail(name, "not a boolean")
+	// The first malformed duration or boolean is reported.
+	var err error
+	dur := func(name string) time.Duration {
+		d, perr := time.ParseDuration(get[name])
+		if (perr != nil || d <= 0) && err == nil {
+			err = fail(name, "not a positive duration")
 		}
-		return b, nil
+		return d
 	}
-	parseDur := func(name string) (time.Duration, error) {
-		d, err := time.ParseDuration(get[name])
-		if err != nil || d <= 0 {
-			return 0, fail(name, "not a positive duration")
+	boolean := func(name string) bool {
+		b, perr := strconv.ParseBool(get[name])
+		if perr != nil && err == nil {
+			err = fail(name, "not a boolean")
 		}
-		return d, nil
+		return b
 	}
 
 	c := &config{
 		ListenAddress:     get["listen-address"],
 		TLSCertFile:       get["tls-cert-file"],
 		TLSKeyFile:        get["tls-key-file"],
+		TLSReloadInterval: dur("tls-reload-interval"),
+		TLSSelfSigned:     boolean("tls-self-signed"),
 		TLSHosts:          list(get["tls-hosts"]),
 		ClientCAFile:      get["client-ca-file"],
 		ClientNames:       list(get["client-allowed-names"]),
@@ -159,19 +164,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		Namespace:         get["namespace"],
 		ExcludedNS:        list(get["excluded-namespaces"]),
 		AllowedVaultAddrs: list(get["allowed-vault-addrs"]),
+		AllowSkipVerify:   boolean("allow-object-skip-verify"),
+		LeastPrivilege:    boolean("least-privilege"),
 		RegistryInsecure:  list(get["registry-insecure-hosts"]),
 		RegistryCAFile:    get["registry-ca-file"],
+		RegistryTimeout:   dur("registry-timeout"),
 		DefaultPullSecret: get["default-image-pull-secret"],
+		ShutdownTimeout:   dur("shutdown-timeout"),
 		Defaults:          map[string]string{},
 	}
-	var err error
-	if c.TLSReloadInterval, err = parseDur("tls-reload-interval"); err != nil {
-		return nil, err
-	}
-	if c.ShutdownTimeout, err = parseDur("shutdown-timeout"); err != nil {
-		return nil, err
-	}
-	if c.RegistryTimeout, err = parseDur("registry-timeout"); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if max := admission.LookupBudget(admission.MaxReviewTimeout); c.RegistryTimeout > max {
@@ -179,15 +181,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.RegistryPlatform, err = parsePlatform(get["registry-default-platform"]); err != nil {
 		return nil, fail("registry-default-platform", err.Error())
-	}
-	if c.TLSSelfSigned, err = parseBool("tls-self-signed"); err != nil {
-		return nil, err
-	}
-	if c.AllowSkipVerify, err = parseBool("allow-object-skip-verify"); err != nil {
-		return nil, err
-	}
-	if c.LeastPrivilege, err = parseBool("least-privilege"); err != nil {
-		return nil, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get["log-level"])); err != nil {
 		return nil, fail("log-level", "want debug, info, warn or error")
@@ -255,20 +248,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 
 // parsePlatform reads OS/ARCH[/VARIANT], e.g. linux/arm64 or linux/arm/v7.
 func parsePlatform(s string) (registry.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 {
+	parts := strings.Split(strings.ToLower(s), "/")
+	bad := func(p string) bool { return p == "" || strings.ContainsAny(p, " \t") }
+	if len(parts) < 2 || len(parts) > 3 || slices.ContainsFunc(parts, bad) {
 		return registry.Platform{}, errors.New("want OS/ARCH[/VARIANT], e.g. linux/amd64")
 	}
-	for _, p := range parts {
-		if p == "" || strings.ContainsAny(p, " \t") {
-			return registry.Platform{}, errors.New("want OS/ARCH[/VARIANT], e.g. linux/amd64")
-		}
-	}
-	p := registry.Platform{OS: strings.ToLower(parts[0]), Architecture: strings.ToLower(parts[1])}
-	if len(parts) == 3 {
-		p.Variant = strings.ToLower(parts[2])
-	}
-	return p, nil
+	parts = append(parts, "")
+	return registry.Platform{OS: parts[0], Architecture: parts[1], Variant: parts[2]}, nil
 }
 
 func list(s string) []string {
