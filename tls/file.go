@@ -4,21 +4,12 @@
 // certificate) with the CA published into the MutatingWebhookConfiguration.
 //
 // Self-signed mode and replicas: every replica generates its own CA, and
-// the apiserver may call any of them, so the caBundle must trust them all.
-// PublishCABundle therefore merges instead of replacing: it reads each
-// webhook's caBundle, keeps the certificates that are still valid (expired,
-// unparsable and duplicate ones are dropped), adds its own CA when absent,
-// caps the bundle at MaxCABundleCerts (the earliest-issued go first, never
-// its own), and writes it with a JSON patch whose first operation tests
-// metadata.resourceVersion: a replica that lost the race to another writer
-// gets HTTP 422 and reads, merges and writes again (a bounded number of
-// times). The webhook calls it at start and then every minute, so a CA
-// that was dropped (the cap, or a re-applied manifest that reset caBundle)
-// comes back; when nothing changes nothing is written. A CA of a replica
-// that is gone stays trusted until it expires or is capped out; its key
-// existed only in that replica's memory.
-// The server configuration always takes its certificate through
-// GetCertificate from an atomically swapped value.
+// the apiserver may call any of them, so the caBundle must trust them all:
+// PublishCABundle merges instead of replacing (MergeCABundle), and the
+// webhook calls it at start and then every minute, so a CA that was dropped
+// (the cap, or a re-applied manifest that reset caBundle) comes back. A CA
+// of a replica that is gone stays trusted until it expires or is capped
+// out; its key existed only in that replica's memory.
 package tls
 
 import (
@@ -40,7 +31,7 @@ const MinVersion = ctls.VersionTLS12
 
 // ServerConfig returns the serving TLS configuration of src. Cipher suites
 // are Go's defaults.
-func ServerConfig(src Source) *ctls.Config {
+func ServerConfig(src *Source) *ctls.Config {
 	return &ctls.Config{
 		MinVersion:     MinVersion,
 		GetCertificate: src.GetCertificate,
@@ -49,18 +40,46 @@ func ServerConfig(src Source) *ctls.Config {
 }
 
 // Source hands out the current serving certificate.
-type Source interface {
-	GetCertificate(*ctls.ClientHelloInfo) (*ctls.Certificate, error)
-	// Ready reports an error when no valid certificate is loaded.
-	Ready() error
+type Source struct {
+	cert atomic.Pointer[ctls.Certificate]
+}
+
+// GetCertificate is the tls.Config's GetCertificate.
+func (s *Source) GetCertificate(*ctls.ClientHelloInfo) (*ctls.Certificate, error) {
+	c := s.cert.Load()
+	if c == nil {
+		return nil, errors.New("no serving certificate loaded")
+	}
+	return c, nil
+}
+
+// Ready reports an error unless a certificate is loaded and currently valid.
+func (s *Source) Ready() error {
+	c := s.cert.Load()
+	if c == nil || c.Leaf == nil {
+		return errors.New("no serving certificate loaded")
+	}
+	now := time.Now()
+	if now.Before(c.Leaf.NotBefore) || now.After(c.Leaf.NotAfter) {
+		return fmt.Errorf("serving certificate is not valid now (valid %s to %s)", c.Leaf.NotBefore.Format(time.RFC3339), c.Leaf.NotAfter.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// NotAfter is the expiry of the current certificate.
+func (s *Source) NotAfter() time.Time {
+	if c := s.cert.Load(); c != nil && c.Leaf != nil {
+		return c.Leaf.NotAfter
+	}
+	return time.Time{}
 }
 
 // FileSource serves the certificate in a PEM certificate (chain) file and a
 // PEM key file, and reloads them when their content changes.
 type FileSource struct {
+	Source
 	certFile, keyFile string
 	log               *slog.Logger
-	cert              atomic.Pointer[ctls.Certificate]
 	lastCert, lastKey []byte
 }
 
@@ -125,35 +144,4 @@ func (s *FileSource) Run(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}
-}
-
-// GetCertificate implements Source.
-func (s *FileSource) GetCertificate(*ctls.ClientHelloInfo) (*ctls.Certificate, error) {
-	c := s.cert.Load()
-	if c == nil {
-		return nil, errors.New("no serving certificate loaded")
-	}
-	return c, nil
-}
-
-// Ready implements Source: a certificate is loaded and currently valid.
-func (s *FileSource) Ready() error { return validNow(s.cert.Load()) }
-
-// NotAfter is the expiry of the current certificate.
-func (s *FileSource) NotAfter() time.Time {
-	if c := s.cert.Load(); c != nil && c.Leaf != nil {
-		return c.Leaf.NotAfter
-	}
-	return time.Time{}
-}
-
-func validNow(c *ctls.Certificate) error {
-	if c == nil || c.Leaf == nil {
-		return errors.New("no serving certificate loaded")
-	}
-	now := time.Now()
-	if now.Before(c.Leaf.NotBefore) || now.After(c.Leaf.NotAfter) {
-		return fmt.Errorf("serving certificate is not valid now (valid %s to %s)", c.Leaf.NotBefore.Format(time.RFC3339), c.Leaf.NotAfter.Format(time.RFC3339))
-	}
-	return nil
 }

@@ -24,25 +24,11 @@ import (
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
 )
 
-// StaticSource serves one certificate for the life of the process.
-type StaticSource struct{ cert *ctls.Certificate }
-
-// GetCertificate implements Source.
-func (s *StaticSource) GetCertificate(*ctls.ClientHelloInfo) (*ctls.Certificate, error) {
-	return s.cert, nil
-}
-
-// Ready implements Source.
-func (s *StaticSource) Ready() error { return validNow(s.cert) }
-
-// NotAfter is the expiry of the certificate.
-func (s *StaticSource) NotAfter() time.Time { return s.cert.Leaf.NotAfter }
-
 // SelfSigned is a freshly generated CA and a serving certificate it signed.
 // The CA key is discarded after signing: nothing else can be issued by it.
 type SelfSigned struct {
 	CAPEM  []byte // the CA certificate, for the caBundle
-	Source *StaticSource
+	Source *Source
 }
 
 // GenerateSelfSigned makes an ECDSA P-256 CA and a serving certificate for
@@ -55,35 +41,24 @@ func GenerateSelfSigned(hosts []string, validity time.Duration, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("failed to generate CA key: %w", err)
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
+	ca, err := sign("CA", &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "vault-secrets-webhook-ca"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	}, nil, caKey, caKey, now, validity)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create CA certificate: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse CA certificate: %w", err)
+		return nil, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("failed to generate serving key: %w", err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Subject:     pkix.Name{CommonName: hosts[0]},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -92,27 +67,35 @@ func GenerateSelfSigned(hosts []string, validity time.Duration, now time.Time) (
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	leaf, err := sign("serving", tmpl, ca, key, caKey, now, validity)
 	if err != nil {
-		return nil, fmt.Errorf("failed to create serving certificate: %w", err)
+		return nil, err
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse serving certificate: %w", err)
-	}
-	cert := &ctls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-	return &SelfSigned{
-		CAPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		Source: &StaticSource{cert: cert},
-	}, nil
+	ss := &SelfSigned{CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), Source: &Source{}}
+	ss.Source.cert.Store(&ctls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf})
+	return ss, nil
 }
 
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+// sign issues tmpl (self-signed when parent is nil) with a random serial,
+// valid from now-1h for validity.
+func sign(what string, tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey, now time.Time, validity time.Duration) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+		return nil, fmt.Errorf("failed to create %s certificate: %w", what, err)
 	}
-	return n
+	tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = serial, now.Add(-time.Hour), now.Add(validity)
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create %s certificate: %w", what, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse %s certificate: %w", what, err)
+	}
+	return cert, nil
 }
 
 // APIClient is the part of the Kubernetes REST client publishing needs

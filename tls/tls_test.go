@@ -26,7 +26,7 @@ import (
 
 func writePair(t *testing.T, dir string, ss *SelfSigned) {
 	t.Helper()
-	c := ss.Source.cert
+	c := ss.Source.cert.Load()
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
 	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
 	if err != nil {
@@ -81,7 +81,7 @@ func TestCertRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.NotFoundHandler(), TLSConfig: ServerConfig(src), ReadHeaderTimeout: time.Second}
+	srv := &http.Server{Handler: http.NotFoundHandler(), TLSConfig: ServerConfig(&src.Source), ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
 
@@ -90,14 +90,14 @@ func TestCertRotation(t *testing.T) {
 	roots.AppendCertsFromPEM(second.CAPEM)
 	addr := ln.Addr().String()
 	before := servedSerial(t, addr, roots)
-	if want := first.Source.cert.Leaf.SerialNumber.String(); before != want {
+	if want := first.Source.cert.Load().Leaf.SerialNumber.String(); before != want {
 		t.Fatalf("serving %s, want first cert %s", before, want)
 	}
 
 	// Rotate the files under the running server; only the poller reloads.
 	writePair(t, dir, second)
 
-	want := second.Source.cert.Leaf.SerialNumber.String()
+	want := second.Source.cert.Load().Leaf.SerialNumber.String()
 	deadline := time.Now().Add(10 * time.Second)
 	for servedSerial(t, addr, roots) != want {
 		if time.Now().After(deadline) {
@@ -130,7 +130,7 @@ func TestMismatchedPairKeepsServing(t *testing.T) {
 		t.Fatal("mismatched pair loaded")
 	}
 	got, _ := src.GetCertificate(nil)
-	if got.Leaf.SerialNumber.Cmp(a.Source.cert.Leaf.SerialNumber) != 0 {
+	if got.Leaf.SerialNumber.Cmp(a.Source.cert.Load().Leaf.SerialNumber) != 0 {
 		t.Fatal("stopped serving the old pair")
 	}
 }
@@ -163,7 +163,7 @@ func TestSelfSignedVerifies(t *testing.T) {
 	if !roots.AppendCertsFromPEM(ss.CAPEM) {
 		t.Fatal("CA PEM does not parse")
 	}
-	leaf := ss.Source.cert.Leaf
+	leaf := ss.Source.cert.Load().Leaf
 	for _, name := range []string{"vault-secrets-webhook.vault-infra.svc", "127.0.0.1"} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: name, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
@@ -287,7 +287,7 @@ func trusts(t *testing.T, bundle []byte, ss *SelfSigned) bool {
 	if !pool.AppendCertsFromPEM(bundle) {
 		return false
 	}
-	leaf := ss.Source.cert.Leaf
+	leaf := ss.Source.cert.Load().Leaf
 	_, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: leaf.DNSNames[0]})
 	return err == nil
 }

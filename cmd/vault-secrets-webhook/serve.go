@@ -73,8 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	// The serving certificate.
-	var src vswtls.Source
-	var notAfter func() time.Time
+	var src *vswtls.Source
 	if cfg.TLSSelfSigned {
 		ss, err := vswtls.GenerateSelfSigned(cfg.TLSHosts, selfSignedTTL, time.Now())
 		if err != nil {
@@ -85,19 +84,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		log.Info("published self-signed CA", "webhookConfiguration", cfg.WebhookConfigName)
 		go republishCA(ctx, kc, cfg.WebhookConfigName, ss.CAPEM, log)
-		src, notAfter = ss.Source, ss.Source.NotAfter
+		src = ss.Source
 	} else {
 		fsrc, err := vswtls.NewFileSource(cfg.TLSCertFile, cfg.TLSKeyFile, log)
 		if err != nil {
 			return err
 		}
 		go fsrc.Run(ctx, cfg.TLSReloadInterval)
-		src, notAfter = fsrc, fsrc.NotAfter
+		src = &fsrc.Source
 	}
 	metrics.Collect(newProcessMetrics(time.Now()).write)
 	metrics.Collect(registryMetrics(images.rc.Snapshot))
 	metrics.Gauge("vsw_tls_certificate_expiry_timestamp_seconds", "Expiry of the serving certificate, as a Unix time.",
-		func() float64 { return float64(notAfter().Unix()) })
+		func() float64 { return float64(src.NotAfter().Unix()) })
 
 	healthMux := http.NewServeMux()
 	healthMux.Handle("/metrics", metrics)
