@@ -260,7 +260,7 @@ func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bo
 	case ttlcache.Hit:
 		return cfg, true, nil
 	case ttlcache.Shared:
-		c.metrics.coalesced.Add(1)
+		c.metrics.coalesced()
 	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.As(err, new(*Error)) {

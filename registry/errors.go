@@ -59,22 +59,17 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // resultOf names the metrics result of a lookup error.
 func resultOf(err error) Result {
+	var e *Error
 	switch {
 	case err == nil:
 		return ResultOK
-	case errors.Is(err, ErrNotFound):
-		return ResultNotFound
-	case errors.Is(err, ErrUnauthorized):
-		return ResultUnauthorized
-	case errors.Is(err, ErrTimeout):
-		return ResultTimeout
-	case errors.Is(err, ErrUnavailable):
-		return ResultUnavailable
-	case errors.Is(err, ErrNoPlatform):
-		return ResultNoPlatform
-	case errors.Is(err, ErrRefused):
-		return ResultRefused
-	default:
-		return ResultInvalid
+	case errors.As(err, &e) && kindResults[e.Kind] != "":
+		return kindResults[e.Kind]
 	}
+	return ResultInvalid
+}
+
+var kindResults = map[error]Result{
+	ErrNotFound: ResultNotFound, ErrUnauthorized: ResultUnauthorized, ErrTimeout: ResultTimeout,
+	ErrUnavailable: ResultUnavailable, ErrNoPlatform: ResultNoPlatform, ErrInvalid: ResultInvalid, ErrRefused: ResultRefused,
 }

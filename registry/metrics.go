@@ -1,7 +1,8 @@
 package registry
 
 import (
-	"sync/atomic"
+	"maps"
+	"sync"
 	"time"
 )
 
@@ -27,16 +28,8 @@ var Results = [...]Result{ResultOK, ResultNotFound, ResultUnauthorized, ResultTi
 // histogram in MetricsSnapshot.
 var DurationBuckets = [...]float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// MetricsSnapshot is a consistent-enough copy of the client's counters for
-// a hand-written /metrics page. Suggested exposition:
-//
-//	vsw_registry_lookups_total{result="ok"}          Lookups[ResultOK]
-//	vsw_registry_cache_hits_total                    CacheHits
-//	vsw_registry_cache_misses_total                  CacheMisses
-//	vsw_registry_coalesced_total                     Coalesced
-//	vsw_registry_cache_entries                       CacheEntries (gauge)
-//	vsw_registry_lookup_duration_seconds_bucket{le}  DurationBuckets[i] -> DurationCounts[i] (cumulative)
-//	vsw_registry_lookup_duration_seconds_sum/count   DurationSum, DurationCount
+// MetricsSnapshot is a copy of the client's counters (the webhook renders
+// them as vsw_registry_*).
 type MetricsSnapshot struct {
 	Lookups        map[Result]uint64 // every lookup, cached or not, by result
 	CacheHits      uint64            // lookups answered from the cache
@@ -48,54 +41,43 @@ type MetricsSnapshot struct {
 	DurationSum    float64 // seconds
 }
 
+// metrics is a MetricsSnapshot kept up to date under a lock.
 type metrics struct {
-	lookups     [len(Results)]atomic.Uint64
-	cacheHits   atomic.Uint64
-	cacheMisses atomic.Uint64
-	coalesced   atomic.Uint64
-	buckets     [len(DurationBuckets)]atomic.Uint64 // non-cumulative
-	count       atomic.Uint64
-	sumNanos    atomic.Int64
+	mu sync.Mutex
+	s  MetricsSnapshot
 }
 
 func (m *metrics) observe(r Result, cached bool, d time.Duration) {
-	for i, x := range Results {
-		if x == r {
-			m.lookups[i].Add(1)
-		}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.s.Lookups == nil {
+		m.s.Lookups = make(map[Result]uint64, len(Results))
 	}
+	m.s.Lookups[r]++
 	if cached {
-		m.cacheHits.Add(1)
+		m.s.CacheHits++
 	} else {
-		m.cacheMisses.Add(1)
+		m.s.CacheMisses++
 	}
-	secs := d.Seconds()
 	for i, ub := range DurationBuckets {
-		if secs <= ub {
-			m.buckets[i].Add(1)
-			break
+		if d.Seconds() <= ub {
+			m.s.DurationCounts[i]++
 		}
 	}
-	m.count.Add(1)
-	m.sumNanos.Add(int64(d))
+	m.s.DurationCount++
+	m.s.DurationSum += d.Seconds()
+}
+
+func (m *metrics) coalesced() {
+	m.mu.Lock()
+	m.s.Coalesced++
+	m.mu.Unlock()
 }
 
 func (m *metrics) snapshot() MetricsSnapshot {
-	s := MetricsSnapshot{
-		Lookups:       make(map[Result]uint64, len(Results)),
-		CacheHits:     m.cacheHits.Load(),
-		CacheMisses:   m.cacheMisses.Load(),
-		Coalesced:     m.coalesced.Load(),
-		DurationCount: m.count.Load(),
-		DurationSum:   time.Duration(m.sumNanos.Load()).Seconds(),
-	}
-	for i, r := range Results {
-		s.Lookups[r] = m.lookups[i].Load()
-	}
-	var cum uint64
-	for i := range DurationBuckets {
-		cum += m.buckets[i].Load()
-		s.DurationCounts[i] = cum
-	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.s
+	s.Lookups = maps.Clone(s.Lookups)
 	return s
 }
