@@ -96,7 +96,7 @@ type Client struct {
 	unverified      http.RoundTripper
 	idKey           []byte // HMAC key for credential identities in cache keys
 	cache           *ttlcache.Cache[*ImageConfig]
-	tokens          *tokenCache
+	tokens          *ttlcache.Cache[string] // bearer tokens by tokenKey
 	metrics         metrics
 	now             func() time.Time
 	configErr       error // from Options.Validate
@@ -137,7 +137,7 @@ func New(opts Options) *Client {
 	}
 	rand.Read(c.idKey)
 	c.cache = ttlcache.New[*ImageConfig](cacheSize, c.timeout, func() time.Time { return c.now() })
-	c.tokens = newTokenCache(func() time.Time { return c.now() })
+	c.tokens = ttlcache.New[string](maxTokens, c.timeout, func() time.Time { return c.now() })
 	if err := opts.Validate(); err != nil {
 		c.configErr = err
 		return c

@@ -83,7 +83,7 @@ func (l *lookup) fetch(ctx context.Context) (*ImageConfig, error) {
 	for _, cred := range candidates {
 		l.mu.Lock()
 		l.cred, l.useBasic = cred, false
-		l.bearer = l.client.tokens.get(l.tokenKey(l.scope()))
+		l.bearer, _ = l.client.tokens.Peek(l.tokenKey(l.scope()))
 		l.mu.Unlock()
 		var cfg *ImageConfig
 		cfg, err = l.fetchWithCredential(ctx)

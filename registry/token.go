@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
 
@@ -90,7 +89,9 @@ func (l *lookup) fetchToken(ctx context.Context, ch challenge) (string, error) {
 	key := l.tokenKey(l.scope())
 	l.mu.Unlock()
 	if scope == l.scope() {
-		l.client.tokens.put(key, tok, life)
+		// Kept until shortly before it expires, so a repeated lookup skips
+		// the 401 round trip and the token request.
+		l.client.tokens.Put(key, tok, life-tokenSafetyMargin)
 	}
 	return tok, nil
 }
@@ -121,52 +122,4 @@ func parseToken(r io.Reader) (string, time.Duration, error) {
 		life = time.Duration(expiresIn) * time.Second
 	}
 	return tok, life, nil
-}
-
-// tokenCache keeps bearer tokens until shortly before they expire, so a
-// repeated lookup skips the 401 round trip and the token request.
-type tokenCache struct {
-	mu     sync.Mutex
-	now    func() time.Time
-	tokens map[string]cachedToken
-}
-
-type cachedToken struct {
-	token   string
-	expires time.Time
-}
-
-func newTokenCache(now func() time.Time) *tokenCache {
-	return &tokenCache{now: now, tokens: map[string]cachedToken{}}
-}
-
-func (t *tokenCache) get(key string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	tok, ok := t.tokens[key]
-	if !ok || !t.now().Before(tok.expires) {
-		delete(t.tokens, key)
-		return ""
-	}
-	return tok.token
-}
-
-func (t *tokenCache) put(key, token string, life time.Duration) {
-	if life <= tokenSafetyMargin {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	if len(t.tokens) >= maxTokens {
-		for k, v := range t.tokens {
-			if !now.Before(v.expires) {
-				delete(t.tokens, k)
-			}
-		}
-		if len(t.tokens) >= maxTokens {
-			clear(t.tokens)
-		}
-	}
-	t.tokens[key] = cachedToken{token: token, expires: now.Add(life - tokenSafetyMargin)}
 }

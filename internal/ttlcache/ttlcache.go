@@ -113,6 +113,27 @@ func (c *Cache[V]) fill(ctx context.Context, key string, f *flight[V], fetch fun
 	f.val, ttl, f.err = fetch(fctx)
 }
 
+// Peek returns the live entry of key without fetching.
+func (c *Cache[V]) Peek(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok && c.now().Before(el.Value.(*entry[V]).expires) {
+		return el.Value.(*entry[V]).val, true
+	}
+	var zero V
+	return zero, false
+}
+
+// Put stores val for ttl (0 or less: not kept), as a fetch would.
+func (c *Cache[V]) Put(key string, val V, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.put(key, val, ttl)
+}
+
 // put stores val for ttl, evicting the least recently used entries beyond
 // the bound. Called with mu held.
 func (c *Cache[V]) put(key string, val V, ttl time.Duration) {

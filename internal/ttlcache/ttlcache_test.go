@@ -174,3 +174,26 @@ func TestPanicBecomesError(t *testing.T) {
 		t.Fatalf("after a panic: %q, %v, %d fetches", v, err, fetches)
 	}
 }
+
+// TestPeekPut: Put stores what Peek returns until the TTL ends; a TTL of 0
+// stores nothing; Get answers a Put entry as a hit.
+func TestPeekPut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New[string](2, time.Second, time.Now)
+		c.Put("none", "x", 0)
+		if _, ok := c.Peek("none"); ok {
+			t.Fatal("a TTL of 0 was kept")
+		}
+		c.Put("a", "token", time.Minute)
+		if v, ok := c.Peek("a"); !ok || v != "token" {
+			t.Fatalf("Peek = %q, %v; want token, true", v, ok)
+		}
+		if _, src, _ := c.Get(t.Context(), "a", nil); src != Hit {
+			t.Fatalf("Get after Put: source %v, want Hit", src)
+		}
+		time.Sleep(time.Minute)
+		if _, ok := c.Peek("a"); ok {
+			t.Fatal("Peek returned an expired entry")
+		}
+	})
+}
