@@ -279,19 +279,9 @@ func (c *Client) imageConfig(ctx context.Context, req Request) (*ImageConfig, bo
 // it answered a TLS handshake in HTTP: loopback hosts (as Docker treats
 // 127.0.0.0/8) and Options.InsecureHosts.
 func (c *Client) plainHTTPAllowed(host string) bool {
-	if c.insecureHosts[strings.ToLower(host)] {
-		return true
-	}
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	h = strings.Trim(h, "[]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
+	h := hostname(host)
 	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return c.insecureHosts[strings.ToLower(host)] || h == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 func (c *Client) usesPlainHTTP(host string) bool {

@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -96,64 +97,47 @@ func entriesToCredentials(in map[string]dockerConfigEntry) (map[string]credentia
 	return out, nil
 }
 
-// keyring matches registry keys from pull secrets against image names the
-// way the kubelet's credentialprovider.BasicDockerKeyring does.
-type keyring struct {
-	index []string // normalised keys, reverse-sorted: more specific paths first
-	creds map[string][]credential
-}
-
-func newKeyring() *keyring { return &keyring{creds: map[string][]credential{}} }
-
-// add records the entries of one pull secret. Keys may carry a scheme and a
-// /v1/ or /v2/ suffix ("https://index.docker.io/v1/"); both are ignored.
-func (k *keyring) add(entries map[string]credential) {
-	keys := make([]string, 0, len(entries))
-	for key := range entries {
-		keys = append(keys, key)
+// matching returns the credentials of one pull secret's entries whose key
+// matches image (a repository name with its host, "docker.io/library/redis")
+// the way the kubelet's credentialprovider.BasicDockerKeyring does, most
+// specific key first.
+func matching(entries map[string]credential, image string) []credential {
+	byKey := map[string][]credential{}
+	for _, loc := range slices.Sorted(maps.Keys(entries)) { // deterministic order within one secret
+		if key, ok := keyringKey(loc); ok {
+			byKey[key] = append(byKey[key], entries[loc])
+		}
 	}
-	sort.Strings(keys) // deterministic order within one secret
-	for _, loc := range keys {
-		value := loc
-		if !strings.HasPrefix(value, "https://") && !strings.HasPrefix(value, "http://") {
-			value = "https://" + value
-		}
-		u, err := url.Parse(value)
-		if err != nil {
-			continue
-		}
-		path := u.Path
-		if strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v1/") {
-			path = path[3:]
-		}
-		norm := u.Host
-		if path != "" && path != "/" {
-			norm = u.Host + path
-		}
-		if _, seen := k.creds[norm]; !seen {
-			k.index = append(k.index, norm)
-		}
-		k.creds[norm] = append(k.creds[norm], entries[loc])
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(k.index)))
-}
-
-// lookup returns the credentials whose key matches image (a repository name
-// with its host, "docker.io/library/redis"), most specific key first.
-func (k *keyring) lookup(image string) []credential {
 	var out []credential
-	for _, key := range k.index {
+	for _, key := range slices.Backward(slices.Sorted(maps.Keys(byKey))) {
 		if keyMatches(key, image) {
-			out = append(out, k.creds[key]...)
+			out = append(out, byKey[key]...)
 		}
 	}
-	if len(out) > 0 {
-		return out
+	if len(out) == 0 && isDockerHubImage(image) {
+		return byKey[dockerHubLegacy]
 	}
-	if isDockerHubImage(image) {
-		return k.creds[dockerHubLegacy]
+	return out
+}
+
+// keyringKey drops a pull-secret key's scheme and /v1/ or /v2/ suffix
+// ("https://index.docker.io/v1/" is "index.docker.io").
+func keyringKey(loc string) (string, bool) {
+	if !strings.HasPrefix(loc, "https://") && !strings.HasPrefix(loc, "http://") {
+		loc = "https://" + loc
 	}
-	return nil
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", false
+	}
+	path := u.Path
+	if strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v1/") {
+		path = path[3:]
+	}
+	if path == "" || path == "/" {
+		return u.Host, true
+	}
+	return u.Host + path, true
 }
 
 // keyMatches reports whether the schemeless glob key ("*.example.com",
@@ -225,9 +209,7 @@ func credentialsFor(ref Reference, secrets []PullSecret) (creds []credential, sk
 			skipped++
 			continue
 		}
-		k := newKeyring()
-		k.add(entries)
-		for _, c := range k.lookup(ref.Name()) {
+		for _, c := range matching(entries, ref.Name()) {
 			if up := (userPass{c.Username, c.Password}); !seen[up] {
 				seen[up] = true
 				c.alwaysVerify = s.AlwaysVerifyTLS

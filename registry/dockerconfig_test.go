@@ -86,9 +86,7 @@ func TestKeyringLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := newKeyring()
-			k.add(tt.keys)
-			got := k.lookup(tt.image)
+			got := matching(tt.keys, tt.image)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("lookup(%q) = %v, want %v", tt.image, names(got), names(tt.want))
 			}

@@ -16,14 +16,7 @@ const (
 // and a lookup whose architecture was not decided by the pod warns when the
 // image's platforms disagree.
 func PodPlatform(osValues, archValues []string) Platform {
-	var p Platform
-	if v := single(osValues); v != "" {
-		p.OS = v
-	}
-	if v := single(archValues); v != "" {
-		p.Architecture = v
-	}
-	return p
+	return Platform{OS: single(osValues), Architecture: single(archValues)}
 }
 
 func single(values []string) string {
