@@ -30,10 +30,8 @@ func (e *StatusError) Error() string {
 // status is the part of metav1.Status this client reads.
 type status struct {
 	Kind    string `json:"kind"`
-	Status  string `json:"status"`
 	Message string `json:"message"`
 	Reason  string `json:"reason"`
-	Code    int    `json:"code"`
 }
 
 // maxMessage bounds how much of a server message reaches an error text.
