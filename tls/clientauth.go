@@ -43,13 +43,8 @@ func RequireClientCerts(cfg *ctls.Config, caFile string, names []string) error {
 }
 
 func checkClientName(cert *x509.Certificate, allowed []string) error {
-	if slices.Contains(allowed, cert.Subject.CommonName) {
+	if slices.Contains(allowed, cert.Subject.CommonName) || slices.ContainsFunc(cert.DNSNames, func(n string) bool { return slices.Contains(allowed, n) }) {
 		return nil
-	}
-	for _, n := range cert.DNSNames {
-		if slices.Contains(allowed, n) {
-			return nil
-		}
 	}
 	return fmt.Errorf("%w: CN %q", ErrClientNotAllowed, cert.Subject.CommonName)
 }

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/kube"
@@ -171,14 +172,11 @@ func MergeCABundle(bundle, ca []byte, now time.Time) (merged []byte, changed boo
 	for len(keep) > MaxCABundleCerts {
 		oldest := -1
 		for i, c := range keep {
-			if c.Equal(own) {
-				continue
-			}
-			if oldest < 0 || c.NotBefore.Before(keep[oldest].NotBefore) {
+			if !c.Equal(own) && (oldest < 0 || c.NotBefore.Before(keep[oldest].NotBefore)) {
 				oldest = i
 			}
 		}
-		keep = append(keep[:oldest], keep[oldest+1:]...)
+		keep = slices.Delete(keep, oldest, oldest+1)
 	}
 	var out bytes.Buffer
 	for _, c := range keep {

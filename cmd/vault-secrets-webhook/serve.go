@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -135,24 +136,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		// HTTP/2 buffers a stream's body before the handler reads it: keep
-		// that to the protocol's minimum window per connection, so a client
-		// that sends bodies the handler refuses (admission.Budget) holds
-		// 64 KiB, not the default 1 MiB, per connection.
-		HTTP2:    &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10},
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// Requests must not be cancelled by SIGTERM: Shutdown stops
-		// accepting and waits (up to ShutdownTimeout) for in-flight reviews.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	srv := newServer(mux, errorLog)
+	srv.TLSConfig = tlsCfg
+	// HTTP/2 buffers a stream's body before the handler reads it: keep that
+	// to the protocol's minimum window per connection, so a client that
+	// sends bodies the handler refuses (admission.Budget) holds 64 KiB, not
+	// the default 1 MiB, per connection.
+	srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10}
+	// Requests must not be cancelled by SIGTERM: Shutdown stops accepting
+	// and waits (up to ShutdownTimeout) for in-flight reviews.
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	ln, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", cfg.ListenAddress, err)
@@ -167,15 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		// Probes and scrapers present no client certificate: with
 		// --client-ca-file they use this plain-HTTP listener, which serves
 		// no reviews.
-		health := &http.Server{
-			Handler:           healthMux,
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       readTimeout,
-			WriteTimeout:      writeTimeout,
-			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          srv.ErrorLog,
-		}
+		health := newServer(healthMux, errorLog)
 		hln, err := net.Listen("tcp", cfg.HealthAddress)
 		if err != nil {
 			ln.Close()
@@ -198,6 +184,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("failed to shut down gracefully: %w", err)
 	}
 	return nil
+}
+
+// newServer is an http.Server with the webhook's limits.
+func newServer(h http.Handler, errorLog *stdlog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
 }
 
 // kubeClient builds the Kubernetes client from flags, or in-cluster.
