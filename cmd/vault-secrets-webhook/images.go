@@ -61,21 +61,23 @@ func (r *registryImages) ImageConfig(ctx context.Context, req envinject.ImageReq
 	})
 	if err != nil {
 		var re *registry.Error
-		switch {
-		case errors.Is(err, registry.ErrTimeout), errors.Is(err, registry.ErrUnavailable):
-			return envinject.ImageConfig{}, err
-		case errors.As(err, &re):
-			// Not found, unauthorized, no platform, invalid, refused: the
-			// pod's to fix. The user sees the curated text; the detail
-			// (status codes, addresses) is logged.
-			r.log.Info("image lookup refused", "namespace", req.Namespace, "image", req.Image, "error", err.Error())
-			return envinject.ImageConfig{}, &envinject.Denied{Reason: envinject.RefusedImageLookup,
-				Message: re.Public() + "; set the container's command explicitly or fix the image reference or pull secret"}
-		default:
+		if errors.Is(err, registry.ErrTimeout) || errors.Is(err, registry.ErrUnavailable) || !errors.As(err, &re) {
 			return envinject.ImageConfig{}, err
 		}
+		// Not found, unauthorized, no platform, invalid, refused: the pod's
+		// to fix. The user sees the curated text; the detail (status codes,
+		// addresses) is logged.
+		r.log.Info("image lookup refused", "namespace", req.Namespace, "image", req.Image, "error", err.Error())
+		return envinject.ImageConfig{}, &envinject.Denied{Reason: envinject.RefusedImageLookup,
+			Message: re.Public() + "; set the container's command explicitly or fix the image reference or pull secret"}
 	}
 	return envinject.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Warnings: append(warnings, ic.Warnings...)}, nil
+}
+
+// pullSecretKeys is the data key of each docker-config Secret type.
+var pullSecretKeys = map[corev1.SecretType]string{
+	corev1.SecretTypeDockerConfigJson: corev1.DockerConfigJsonKey,
+	corev1.SecretTypeDockercfg:        corev1.DockerConfigKey,
 }
 
 // pullSecrets gathers pull secrets in priority order. A secret that cannot
@@ -116,20 +118,15 @@ func (r *registryImages) pullSecrets(ctx context.Context, req envinject.ImageReq
 			warnings = append(warnings, fmt.Sprintf("image pull secret %s/%s not readable by the webhook", x.ns, x.name))
 			continue
 		}
-		var data []byte
-		switch s.Type {
-		case corev1.SecretTypeDockerConfigJson:
-			data = s.Data[corev1.DockerConfigJsonKey]
-		case corev1.SecretTypeDockercfg:
-			data = s.Data[corev1.DockerConfigKey]
-		default:
+		dataKey, ok := pullSecretKeys[s.Type]
+		if !ok {
 			warnings = append(warnings, fmt.Sprintf("image pull secret %s/%s has type %s, not a docker config", x.ns, x.name, s.Type))
 			continue
 		}
 		// registry-skip-verify never applies to the operator's secret, by
 		// whichever path the pod reaches it.
 		operator := x.ns+"/"+x.name == r.defaultSecret
-		out = append(out, registry.PullSecret{Type: string(s.Type), Data: data, AlwaysVerifyTLS: operator})
+		out = append(out, registry.PullSecret{Type: string(s.Type), Data: s.Data[dataKey], AlwaysVerifyTLS: operator})
 	}
 	return out, warnings
 }
