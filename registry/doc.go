@@ -18,10 +18,8 @@
 //   - Auth: anonymous, basic, and the bearer token flow (WWW-Authenticate:
 //     Bearer realm=…,service=…,scope=…). Credentials come from image pull
 //     secrets (.dockerconfigjson and legacy .dockercfg) matched against the
-//     image by registry host as the kubelet's keyring does: scheme and /v1/ or
-//     /v2/ suffix ignored, "*" globs per host label, path prefixes, the most
-//     specific key first, and "index.docker.io" credentials for Docker Hub
-//     images. Matching credentials are tried in order until one is accepted.
+//     image by registry host as the kubelet's keyring does (dockerconfig.go);
+//     matching credentials are tried in order until one is accepted.
 //   - TLS: system roots plus Options.CABundle; verification is skipped only
 //     when Options.InsecureSkipVerify or Request.InsecureSkipVerify is set,
 //     and never for credentials of a PullSecret with AlwaysVerifyTLS (the
