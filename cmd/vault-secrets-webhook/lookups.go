@@ -74,7 +74,7 @@ type kubeLookups struct{ o *objects }
 func (l kubeLookups) SecretData(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 	s, err := l.o.secret(ctx, namespace, name)
 	if err != nil {
-		return nil, lookupError(err, "secret", namespace, name)
+		return nil, lookupError(err)
 	}
 	// stringData is write-only and never returned, so Data is complete.
 	return s.Data, nil
@@ -83,15 +83,16 @@ func (l kubeLookups) SecretData(ctx context.Context, namespace, name string) (ma
 func (l kubeLookups) ConfigMapData(ctx context.Context, namespace, name string) (map[string]string, error) {
 	cm, err := l.o.configMap(ctx, namespace, name)
 	if err != nil {
-		return nil, lookupError(err, "configmap", namespace, name)
+		return nil, lookupError(err)
 	}
 	return cm.Data, nil
 }
 
-// lookupError names the object; a missing one is envinject.ErrNotFound.
-func lookupError(err error, kind, namespace, name string) error {
+// lookupError marks a missing object as envinject.ErrNotFound; the kube
+// client's error already names the object.
+func lookupError(err error) error {
 	if kube.IsNotFound(err) {
-		err = envinject.ErrNotFound
+		return fmt.Errorf("%w: %w", envinject.ErrNotFound, err)
 	}
-	return fmt.Errorf("failed to get %s %s/%s: %w", kind, namespace, name, err)
+	return err
 }
