@@ -81,6 +81,14 @@ func TestDockerfileBuilds(t *testing.T) {
 	step("look-alike bases and scripts/image images", t0)
 
 	storage := []string{"--root", filepath.Join(tmp, "storage"), "--runroot", filepath.Join(tmp, "runroot"), "--storage-driver", "overlay"}
+	// buildah's network library keeps a lock file in its CNI config
+	// directory (/etc/cni/net.d by default) even for --network host: point
+	// it into the temp dir, so the host is left as it was.
+	conf := filepath.Join(tmp, "containers.conf")
+	if err := os.WriteFile(conf, []byte("[network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = \""+filepath.Join(tmp, "cni")+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONTAINERS_CONF", conf)
 	buildah := func(args ...string) string {
 		t.Helper()
 		return run(root, "buildah", append(slices.Clone(storage), args...)...)
