@@ -320,3 +320,61 @@ func TestProbe(t *testing.T) {
 		t.Fatalf("Probe = %d %s %v", code, b, err)
 	}
 }
+
+func TestVaultEnvTargets(t *testing.T) {
+	ms := func(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
+	floor := func(paths int, d time.Duration) VaultEnvCase {
+		return VaultEnvCase{Name: "floor", Paths: paths, Auth: "token", Floor: true, ExecToChild: d}
+	}
+	ve := func(refs, paths int, d time.Duration) VaultEnvCase {
+		return VaultEnvCase{Name: "ve", Refs: refs, Paths: paths, Auth: "token", ExecToChild: d, MaxRSS: 10 << 20, Reads: paths}
+	}
+	tests := []struct {
+		name  string
+		cases []VaultEnvCase
+		bin   int64
+		want  map[string]bool // target prefix -> met
+	}{
+		{
+			name:  "within budget against the floor of the same paths",
+			cases: []VaultEnvCase{floor(1, ms(2.5)), floor(2, ms(3)), ve(1, 1, ms(6.5)), ve(3, 1, ms(6.6)), ve(3, 2, ms(7)), ve(100, 10, ms(9))},
+			bin:   10 << 20,
+			want: map[string]bool{
+				"1 refs over 1": true, "3 refs over 1": false, "3 refs over 2": true,
+				"peak RSS": true, "stripped binary": true, "100 refs": true,
+			},
+		},
+		{
+			name:  "no 2-path floor: missed, not compared with another floor",
+			cases: []VaultEnvCase{floor(1, ms(2.5)), ve(3, 2, ms(3))},
+			bin:   13 << 20,
+			want:  map[string]bool{"3 refs over 2": false, "stripped binary": false, "1 refs over 1": false},
+		},
+		{
+			name:  "a failed case is missed",
+			cases: []VaultEnvCase{floor(2, ms(3)), {Name: "ve", Refs: 3, Paths: 2, Auth: "token", Err: "boom"}},
+			want:  map[string]bool{"3 refs over 2": false, "peak RSS": false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &VaultEnvResult{Cases: tt.cases, BinarySize: tt.bin}
+			got := map[string]bool{}
+			for _, x := range v.Targets() {
+				for p := range tt.want {
+					if strings.HasPrefix(x.Target, p) {
+						got[p] = x.Met
+					}
+				}
+			}
+			for p, want := range tt.want {
+				m, ok := got[p]
+				if !ok {
+					t.Errorf("no target %q in %+v", p, v.Targets())
+				} else if m != want {
+					t.Errorf("%q: met = %v, want %v; targets %+v", p, m, want, v.Targets())
+				}
+			}
+		})
+	}
+}
