@@ -49,9 +49,7 @@
 // values, auth.client_token) are Go strings too; the JSON request body
 // (holding the login JWT) is a []byte inside vault/api and net/http. None of
 // these can be zeroed. ClearToken drops the client's reference and closes
-// idle connections; ForgetToken only drops the reference, for the moment just
-// before execve, which closes the connections and discards the whole address
-// space.
+// idle connections; execve then discards the whole address space.
 package vaultclient
 
 import (
@@ -158,11 +156,6 @@ func (c *Client) ClearToken() {
 	c.api.ClearToken()
 	c.tr.CloseIdleConnections()
 }
-
-// ForgetToken makes the client forget its token and leaves its connections
-// as they are: for the moment just before execve, which closes them (Go opens
-// every socket close-on-exec) and discards the memory of their buffers.
-func (c *Client) ForgetToken() { c.api.ClearToken() }
 
 // checkPath refuses "." and ".." segments, as written or percent-encoded.
 func checkPath(p string) error {

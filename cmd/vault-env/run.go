@@ -121,15 +121,8 @@ func run(ctx context.Context, args, environ []string) (err error) {
 			log.Warn("token not revoked", "error", err)
 		}
 	}
-	switch {
-	case client == nil:
-	case cfg.Delay > 0:
+	if client != nil {
 		client.ClearToken()
-	default:
-		// execve follows at once: it closes the connections (close-on-exec)
-		// and discards their buffers, so closing them first only delays the
-		// application.
-		client.ForgetToken()
 	}
 	if cfg.Delay > 0 {
 		log.Info("delaying start", "delay", cfg.Delay)
