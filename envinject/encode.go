@@ -2,6 +2,7 @@ package envinject
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -31,7 +32,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	case []string:
-		return appendStrings(b, v), nil
+		return appendSlice(b, v, appendStringValue)
 	case rawJSON:
 		return append(b, v...), nil
 	case *corev1.EnvVar:
@@ -58,13 +59,13 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			return append(b, '}'), nil
 		}
 	case map[string]string:
-		return appendMap(b, v, func(b []byte, s string) ([]byte, error) { return appendString(b, s), nil })
+		return appendMap(b, v, appendStringValue)
 	case map[string]any:
 		return appendMap(b, v, appendJSON)
 	case []map[string]string:
-		return appendSlice(b, v)
+		return appendSlice(b, v, func(b []byte, m map[string]string) ([]byte, error) { return appendMap(b, m, appendStringValue) })
 	case []any:
-		return appendSlice(b, v)
+		return appendSlice(b, v, appendJSON)
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
@@ -72,6 +73,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	}
 	return append(b, j...), nil
 }
+
+func appendStringValue(b []byte, s string) ([]byte, error) { return appendString(b, s), nil }
 
 // appendPlainEnvVar writes an env var without valueFrom.
 func appendPlainEnvVar(b []byte, v *corev1.EnvVar) []byte {
@@ -84,7 +87,7 @@ func appendPlainEnvVar(b []byte, v *corev1.EnvVar) []byte {
 	return append(b, '}')
 }
 
-func appendSlice[E any](b []byte, v []E) ([]byte, error) {
+func appendSlice[E any](b []byte, v []E, elem func([]byte, E) ([]byte, error)) ([]byte, error) {
 	if v == nil {
 		return append(b, "null"...), nil
 	}
@@ -94,7 +97,7 @@ func appendSlice[E any](b []byte, v []E) ([]byte, error) {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendJSON(b, v[i]); err != nil {
+		if b, err = elem(b, v[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -107,7 +110,7 @@ func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, e
 		return append(b, "null"...), nil
 	}
 	b = append(b, '{')
-	for i, k := range sortedMapKeys(m) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -119,29 +122,6 @@ func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, e
 		}
 	}
 	return append(b, '}'), nil
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func appendStrings(b []byte, v []string) []byte {
-	if v == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, s := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, s)
-	}
-	return append(b, ']')
 }
 
 // safeASCII marks the ASCII bytes encoding/json writes as they are.
