@@ -136,7 +136,7 @@ func BenchmarkPatchMarshal(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := res.Patch.Marshal(); err != nil {
+		if _, err := res.Patch.AppendJSON(nil); err != nil {
 			b.Fatal(err)
 		}
 	}

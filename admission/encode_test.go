@@ -33,7 +33,7 @@ func TestPatchMatchesJSON(t *testing.T) {
 
 func checkPatchEncoding(t *testing.T, p *envinject.Patch) {
 	t.Helper()
-	got, err := p.Marshal()
+	got, err := p.AppendJSON(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

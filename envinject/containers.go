@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -148,7 +149,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	// Read-only: only copy-vault-env (and the Vault Agent's token sink)
 	// writes the vault-env volume, so no application container can replace
 	// the vault-env binary its siblings run.
-	p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
+	p.Append(paths.volumeMounts, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
 	if kind == "containers" {
 		if b.mounted == nil {
 			b.mounted = map[int]bool{}
@@ -156,10 +157,10 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 		b.mounted[i] = true
 	}
 	if b.s.TLSSecret != "" {
-		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
+		p.Append(paths.volumeMounts, hasMounts, corev1.VolumeMount{Name: TLSVolumeName, MountPath: TLSMountPath, ReadOnly: true})
 	}
 	if b.s.TokenAuthVolume != "" {
-		p.appendAt(paths.volumeMounts, paths.volumeMountsDash, hasMounts, corev1.VolumeMount{Name: b.s.TokenAuthVolume, MountPath: TokenMountPath, ReadOnly: true})
+		p.Append(paths.volumeMounts, hasMounts, corev1.VolumeMount{Name: b.s.TokenAuthVolume, MountPath: TokenMountPath, ReadOnly: true})
 	}
 
 	// The webhook's settings are explicit env entries, which win over
@@ -186,11 +187,11 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 			continue
 		}
 		spec = append(spec, e.Name)
-		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, e)
+		p.Append(paths.env, len(c.Env) > 0, e)
 	}
 	if !inEnv(SpecVarsEnv) {
 		slices.Sort(spec)
-		p.appendAt(paths.env, paths.envDash, len(c.Env) > 0, corev1.EnvVar{Name: SpecVarsEnv, Value: strings.Join(slices.Compact(spec), ",")})
+		p.Append(paths.env, len(c.Env) > 0, corev1.EnvVar{Name: SpecVarsEnv, Value: strings.Join(slices.Compact(spec), ",")})
 	}
 
 	if b.s.MutateProbes {
@@ -227,14 +228,13 @@ func steersVaultEnv(name string) bool {
 
 // containerPaths are the JSON pointers wrap writes for one container.
 type containerPaths struct {
-	base, command, args, volumeMounts, volumeMountsDash, env, envDash string
+	base, command, args, volumeMounts, env string
 }
 
 func newContainerPaths(kind string, i int) *containerPaths {
-	base := Pointer("spec", kind, Index(i))
+	base := Pointer("spec", kind, strconv.Itoa(i))
 	return &containerPaths{base: base, command: base + "/command", args: base + "/args",
-		volumeMounts: base + "/volumeMounts", volumeMountsDash: base + "/volumeMounts/-",
-		env: base + "/env", envDash: base + "/env/-"}
+		volumeMounts: base + "/volumeMounts", env: base + "/env"}
 }
 
 // env is the VAULT_* settings written into each wrapped container, in a
@@ -324,7 +324,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	copied := b.wrapped && !s.EnvImageVolume
 	hasVolumes := len(pod.Spec.Volumes) > 0
 	appendVolume := func(v any) {
-		p.appendAt("/spec/volumes", "/spec/volumes/-", hasVolumes, v)
+		p.Append("/spec/volumes", hasVolumes, v)
 		hasVolumes = true
 	}
 	switch {
@@ -378,7 +378,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		return
 	}
 	for i, c := range inits {
-		p.Insert("/spec/initContainers", true, i, c)
+		p.Insert("/spec/initContainers", i, c)
 	}
 }
 
@@ -392,7 +392,7 @@ func (b *builder) agentMounts() {
 	m := corev1.VolumeMount{Name: AgentSecretsVolumeName, MountPath: b.s.ConfigFilePath, ReadOnly: true}
 	for i := range b.pod.Spec.Containers {
 		paths := newContainerPaths("containers", i)
-		b.patch.appendAt(paths.volumeMounts, paths.volumeMountsDash, len(b.pod.Spec.Containers[i].VolumeMounts) > 0 || b.mounted[i], m)
+		b.patch.Append(paths.volumeMounts, len(b.pod.Spec.Containers[i].VolumeMounts) > 0 || b.mounted[i], m)
 	}
 }
 

@@ -7,7 +7,7 @@
 // clients (tests use maps); TestImports keeps it so.
 //
 // [Mutator.Mutate] returns a [Result] with a patch built by hand ([Patch]:
-// add and replace only, RFC 6901 escaping, the first add to a missing array
+// add only, RFC 6901 escaping, the first add to a missing array
 // creates it and later ones append with "/-"; encode.go writes it byte for
 // byte as encoding/json would), or a [Denied] refusal whose message the user
 // sees, or a [LookupError]. A pod needing more than [MaxLookupsPerReview]
