@@ -188,29 +188,28 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 	}
 
 	lk := &lookupCache{m: m, ns: ns}
-	var wrapInit, wrapMain []int
-	for i := range pod.Spec.InitContainers {
-		if pod.Spec.InitContainers[i].Name == InitContainerName {
-			continue
-		}
-		need, err := m.needsVault(ctx, lk, &pod.Spec.InitContainers[i], &s)
-		if err != nil {
-			return Result{}, err
-		}
-		if need {
-			wrapInit = append(wrapInit, i)
+	// copy-vault-env is not among the init containers: isMutated said so.
+	type target struct {
+		kind string
+		i    int
+		c    *corev1.Container
+	}
+	var wrap []target
+	for _, l := range []struct {
+		kind string
+		cs   []corev1.Container
+	}{{"initContainers", pod.Spec.InitContainers}, {"containers", pod.Spec.Containers}} {
+		for i := range l.cs {
+			need, err := m.needsVault(ctx, lk, &l.cs[i], &s)
+			if err != nil {
+				return Result{}, err
+			}
+			if need {
+				wrap = append(wrap, target{l.kind, i, &l.cs[i]})
+			}
 		}
 	}
-	for i := range pod.Spec.Containers {
-		need, err := m.needsVault(ctx, lk, &pod.Spec.Containers[i], &s)
-		if err != nil {
-			return Result{}, err
-		}
-		if need {
-			wrapMain = append(wrapMain, i)
-		}
-	}
-	if len(wrapInit) == 0 && len(wrapMain) == 0 && s.agentMode() == AgentNone {
+	if len(wrap) == 0 && s.agentMode() == AgentNone {
 		return Result{Patch: &Patch{}, Reason: ReasonNoReferences}, nil
 	}
 	if err := checkConflicts(pod, &s); err != nil {
@@ -226,17 +225,10 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 
 	// Usually five operations per wrapped container and three for the pod
 	// (settings add a few more).
-	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*(len(wrapInit)+len(wrapMain)))},
-		saMount: findSATokenMount(pod, s.SATokenDir), wrapped: len(wrapInit)+len(wrapMain) > 0}
-	for _, i := range wrapInit {
-		w, err := m.wrap(ctx, b, lk, "initContainers", i, &pod.Spec.InitContainers[i], ns, sa)
-		if err != nil {
-			return Result{}, err
-		}
-		warnings = append(warnings, w...)
-	}
-	for _, i := range wrapMain {
-		w, err := m.wrap(ctx, b, lk, "containers", i, &pod.Spec.Containers[i], ns, sa)
+	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*len(wrap))},
+		saMount: findSATokenMount(pod, s.SATokenDir), wrapped: len(wrap) > 0}
+	for _, t := range wrap {
+		w, err := m.wrap(ctx, b, lk, t.kind, t.i, t.c, ns, sa)
 		if err != nil {
 			return Result{}, err
 		}
@@ -297,45 +289,25 @@ func (m *Mutator) needsVault(ctx context.Context, lk *lookupCache, c *corev1.Con
 			continue
 		}
 		if r := e.ValueFrom.SecretKeyRef; r != nil {
-			data, err := lk.secret(ctx, r.Name)
-			if err != nil {
-				return false, err
-			}
-			if v, ok := data[r.Key]; ok && ref.Contains(string(v)) {
-				return true, nil
+			if found, err := lk.holdsRef(ctx, true, r.Name, r.Key, false); found || err != nil {
+				return found, err
 			}
 		}
 		if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
-			data, err := lk.configMap(ctx, r.Name)
-			if err != nil {
-				return false, err
-			}
-			if v, ok := data[r.Key]; ok && ref.Contains(v) {
-				return true, nil
+			if found, err := lk.holdsRef(ctx, false, r.Name, r.Key, false); found || err != nil {
+				return found, err
 			}
 		}
 	}
 	for _, ef := range c.EnvFrom {
 		if r := ef.SecretRef; r != nil {
-			data, err := lk.secret(ctx, r.Name)
-			if err != nil {
-				return false, err
-			}
-			for _, v := range data {
-				if ref.Contains(string(v)) {
-					return true, nil
-				}
+			if found, err := lk.holdsRef(ctx, true, r.Name, "", true); found || err != nil {
+				return found, err
 			}
 		}
 		if r := ef.ConfigMapRef; r != nil {
-			data, err := lk.configMap(ctx, r.Name)
-			if err != nil {
-				return false, err
-			}
-			for _, v := range data {
-				if ref.Contains(v) {
-					return true, nil
-				}
+			if found, err := lk.holdsRef(ctx, false, r.Name, "", true); found || err != nil {
+				return found, err
 			}
 		}
 	}
@@ -383,41 +355,49 @@ func (l *lookupCache) observe(kind string, err error) {
 	}
 }
 
-func (l *lookupCache) secret(ctx context.Context, name string) (map[string][]byte, error) {
-	if d, ok := l.secrets[name]; ok {
-		return d, nil
+// holdsRef reports whether a Secret (secret) or ConfigMap holds a Vault
+// reference: at key, or in any value when all.
+func (l *lookupCache) holdsRef(ctx context.Context, secret bool, name, key string, all bool) (bool, error) {
+	if secret {
+		data, err := cached(ctx, l, &l.secrets, "secret", "Secret", name, l.m.lookups.SecretData)
+		return hasRef(data, key, all), err
 	}
-	if err := l.charge(1); err != nil {
-		return nil, err
-	}
-	d, err := l.m.lookups.SecretData(ctx, l.ns, name)
-	l.observe("secret", err)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, &LookupError{Kind: "Secret", Name: l.ns + "/" + name, Err: err}
-	}
-	if l.secrets == nil {
-		l.secrets = map[string]map[string][]byte{}
-	}
-	l.secrets[name] = d
-	return d, nil
+	data, err := cached(ctx, l, &l.cms, "configmap", "ConfigMap", name, l.m.lookups.ConfigMapData)
+	return hasRef(data, key, all), err
 }
 
-func (l *lookupCache) configMap(ctx context.Context, name string) (map[string]string, error) {
-	if d, ok := l.cms[name]; ok {
+func hasRef[V ~string | ~[]byte](data map[string]V, key string, all bool) bool {
+	if !all {
+		v, ok := data[key]
+		return ok && ref.Contains(string(v))
+	}
+	for _, v := range data {
+		if ref.Contains(string(v)) {
+			return true
+		}
+	}
+	return false
+}
+
+// cached reads an object's data through the review's cache (metric is its
+// OnLookup kind, kind its name in a LookupError).
+func cached[V any](ctx context.Context, l *lookupCache, cache *map[string]map[string]V, metric, kind, name string,
+	read func(ctx context.Context, namespace, name string) (map[string]V, error)) (map[string]V, error) {
+	if d, ok := (*cache)[name]; ok {
 		return d, nil
 	}
 	if err := l.charge(1); err != nil {
 		return nil, err
 	}
-	d, err := l.m.lookups.ConfigMapData(ctx, l.ns, name)
-	l.observe("configmap", err)
+	d, err := read(ctx, l.ns, name)
+	l.observe(metric, err)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, &LookupError{Kind: "ConfigMap", Name: l.ns + "/" + name, Err: err}
+		return nil, &LookupError{Kind: kind, Name: l.ns + "/" + name, Err: err}
 	}
-	if l.cms == nil {
-		l.cms = map[string]map[string]string{}
+	if *cache == nil {
+		*cache = map[string]map[string]V{}
 	}
-	l.cms[name] = d
+	(*cache)[name] = d
 	return d, nil
 }
 
