@@ -212,16 +212,7 @@ func (b *builder) agentContainer(withVaultEnv bool) containerJSON {
 }
 
 // agentSecretsVolume is the in-memory volume the agent renders into.
-var agentSecretsVolume = func() rawJSON {
-	j, err := json.Marshal(map[string]any{
-		"name":     AgentSecretsVolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": agentSecretsSizeLimit},
-	})
-	if err != nil {
-		panic("admission: failed to encode the agent secrets volume: " + err.Error())
-	}
-	return j
-}()
+var agentSecretsVolume = memoryVolume(AgentSecretsVolumeName, agentSecretsSizeLimit)
 
 // findSATokenMount returns the first ServiceAccount token mount (at dir) of
 // the pod's containers, or nil.

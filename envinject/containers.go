@@ -289,16 +289,13 @@ func (s *Settings) securityContext() *corev1.SecurityContext {
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
 	if s.RunAsNonRoot {
-		t := true
-		sc.RunAsNonRoot = &t
+		sc.RunAsNonRoot = &s.RunAsNonRoot
 	}
 	if s.RunAsUser > 0 {
-		u := s.RunAsUser
-		sc.RunAsUser = &u
+		sc.RunAsUser = &s.RunAsUser
 	}
 	if s.RunAsGroup > 0 {
-		g := s.RunAsGroup
-		sc.RunAsGroup = &g
+		sc.RunAsGroup = &s.RunAsGroup
 	}
 	return sc
 }
@@ -364,10 +361,6 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 		init := cache.get(initKey{image: image, pullPolicy: s.EnvImagePullPolicy, allowPrivEscalation: s.AllowPrivEscalation,
 			readOnlyRootFS: s.ReadOnlyRootFS, runAsNonRoot: s.RunAsNonRoot, runAsUser: s.RunAsUser, runAsGroup: s.RunAsGroup,
 			dirs: s.mountPointDirs()})
-		if len(pod.Spec.InitContainers) == 0 && len(inits) == 0 {
-			p.Set("/spec/initContainers", []any{init})
-			return
-		}
 		inits = append(inits, init)
 	}
 	if len(inits) == 0 {
@@ -396,32 +389,23 @@ func (b *builder) agentMounts() {
 	}
 }
 
-// vaultEnvVolume is the in-memory volume vault-env is copied into, encoded
-// once.
-var vaultEnvVolume = func() rawJSON {
-	j, err := json.Marshal(map[string]any{
-		"name":     VolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": volumeSizeLimit},
-	})
-	if err != nil {
-		panic("admission: failed to encode the vault-env volume: " + err.Error())
-	}
-	return j
-}()
+// The in-memory volumes, encoded once: vaultEnvVolume holds the copy of
+// vault-env (and the agent's token sink); noTokenVolume is the empty volume
+// copy-vault-env mounts over the ServiceAccount token path (one page of
+// tmpfs: it is mounted read-only and never holds anything).
+var (
+	vaultEnvVolume = memoryVolume(VolumeName, volumeSizeLimit)
+	noTokenVolume  = memoryVolume(NoTokenVolumeName, "4Ki")
+)
 
-// noTokenVolume is the empty volume copy-vault-env mounts over the
-// ServiceAccount token path, encoded once. One page of tmpfs: it is mounted
-// read-only and never holds anything.
-var noTokenVolume = func() rawJSON {
-	j, err := json.Marshal(map[string]any{
-		"name":     NoTokenVolumeName,
-		"emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "4Ki"},
-	})
+// memoryVolume encodes an emptyDir volume in memory.
+func memoryVolume(name, sizeLimit string) rawJSON {
+	j, err := json.Marshal(map[string]any{"name": name, "emptyDir": map[string]any{"medium": "Memory", "sizeLimit": sizeLimit}})
 	if err != nil {
-		panic("admission: failed to encode the no-token volume: " + err.Error())
+		panic("envinject: failed to encode volume " + name + ": " + err.Error())
 	}
 	return j
-}()
+}
 
 // mountPointDirs lists (for VAULT_ENV_COPY_DIRS) the directories below
 // MountPath where the app containers mount other volumes: the vault-env
