@@ -217,16 +217,10 @@ func (s *settingsSource) str(name, def string) string {
 }
 
 func (s *settingsSource) boolean(name string, def bool) bool {
-	v, ok := s.raw(name)
-	if !ok || v == "" {
-		return def
+	if v := s.boolText(name); v != "" {
+		return v == "true"
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		s.errs = append(s.errs, &SettingsError{Annotation: name, Reason: "not a boolean"})
-		return def
-	}
-	return b
+	return def
 }
 
 // boolText validates a boolean and returns it canonically, or "" when unset.
@@ -381,7 +375,7 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	parseAgentSettings(src, &s)
 	s.EnvImageVolume = src.boolean(AnnEnvImageVolume, false)
 	if len(src.errs) > 0 {
-		return s, joinSettingsErrors(src.errs)
+		return s, SettingsErrors(src.errs)
 	}
 	return s, nil
 }
@@ -396,8 +390,6 @@ func (e SettingsErrors) Error() string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-func joinSettingsErrors(errs []error) error { return SettingsErrors(errs) }
 
 // isDNSLabelish accepts Kubernetes object names (DNS-1123 subdomains).
 func isDNSLabelish(s string) bool {

@@ -1,6 +1,9 @@
 package envinject
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // vault-env as an image volume (vault-env-image-volume, webhook-wide
 // VAULT_ENV_IMAGE_VOLUME): instead of the copy-vault-env init container and
@@ -27,11 +30,8 @@ func (s *Settings) imageVolumeFallback() string {
 		return "the Vault Agent's token sink (" + AgentTokenFile + ") needs a writable volume"
 	}
 	if s.agentMode() != AgentNone && strings.HasPrefix(s.ConfigFilePath+"/", MountPath) {
-		rel := strings.TrimPrefix(s.ConfigFilePath, MountPath)
-		for _, d := range imageVolumeDirs {
-			if rel == d {
-				return ""
-			}
+		if slices.Contains(imageVolumeDirs, strings.TrimPrefix(s.ConfigFilePath, MountPath)) {
+			return ""
 		}
 		return AnnotationPrefix + AnnConfigFilePath + " " + s.ConfigFilePath + " is not a directory of the vault-env image"
 	}

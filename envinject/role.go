@@ -69,59 +69,40 @@ func expandRole(role string, data map[string]string) (string, error) {
 
 // unknownKey returns the first field (.key) in the tree that data has not.
 func unknownKey(n parse.Node, data map[string]string) string {
-	var walk func(parse.Node) string
-	walk = func(n parse.Node) string {
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n == nil {
-				return ""
-			}
-			for _, c := range n.Nodes {
-				if k := walk(c); k != "" {
-					return k
-				}
-			}
-		case *parse.ActionNode:
-			return walk(n.Pipe)
-		case *parse.PipeNode:
-			if n == nil {
-				return ""
-			}
-			for _, c := range n.Cmds {
-				if k := walk(c); k != "" {
-					return k
-				}
-			}
-		case *parse.CommandNode:
-			for _, a := range n.Args {
-				if k := walk(a); k != "" {
-					return k
-				}
-			}
-		case *parse.FieldNode:
-			if _, ok := data[n.Ident[0]]; !ok || len(n.Ident) > 1 {
-				return strings.Join(n.Ident, ".")
-			}
-		case *parse.ChainNode:
-			return walk(n.Node)
-		case *parse.IfNode:
-			return firstKey(walk(n.Pipe), walk(n.List), walk(n.ElseList))
-		case *parse.WithNode:
-			return firstKey(walk(n.Pipe), walk(n.List), walk(n.ElseList))
-		case *parse.RangeNode:
-			return firstKey(walk(n.Pipe), walk(n.List), walk(n.ElseList))
-		case *parse.TemplateNode:
-			return walk(n.Pipe)
+	var kids []parse.Node
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			kids = n.Nodes
 		}
-		return ""
+	case *parse.ActionNode:
+		kids = []parse.Node{n.Pipe}
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				kids = append(kids, c)
+			}
+		}
+	case *parse.CommandNode:
+		kids = n.Args
+	case *parse.FieldNode:
+		if _, ok := data[n.Ident[0]]; !ok || len(n.Ident) > 1 {
+			return strings.Join(n.Ident, ".")
+		}
+	case *parse.ChainNode:
+		kids = []parse.Node{n.Node}
+	case *parse.IfNode:
+		kids = []parse.Node{n.Pipe, n.List, n.ElseList}
+	case *parse.WithNode:
+		kids = []parse.Node{n.Pipe, n.List, n.ElseList}
+	case *parse.RangeNode:
+		kids = []parse.Node{n.Pipe, n.List, n.ElseList}
+	case *parse.TemplateNode:
+		kids = []parse.Node{n.Pipe}
 	}
-	return walk(n)
-}
-
-func firstKey(keys ...string) string {
-	for _, k := range keys {
-		if k != "" {
-			return k
+	for _, k := range kids {
+		if key := unknownKey(k, data); key != "" {
+			return key
 		}
 	}
 	return ""

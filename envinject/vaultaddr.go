@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/netguard"
@@ -55,10 +56,8 @@ func checkVaultAddr(raw, webhookAddr string, allow []string) (string, error) {
 	if host == "" {
 		return "", &VaultAddrError{Reason: "no host"}
 	}
-	for _, m := range metadataHosts {
-		if host == m {
-			return "", &VaultAddrError{Reason: "cloud metadata addresses are never allowed"}
-		}
+	if slices.Contains(metadataHosts, host) {
+		return "", &VaultAddrError{Reason: "cloud metadata addresses are never allowed"}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		// netguard sees through the IPv6 forms of an IPv4 address (mapped,

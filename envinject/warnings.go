@@ -1,6 +1,7 @@
 package envinject
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -86,12 +87,7 @@ func nearestAnnotation(name string) string {
 			best, bestD = a.Name, d
 		}
 	}
-	replaced := make([]string, 0, len(replacedAnnotations))
-	for k := range replacedAnnotations {
-		replaced = append(replaced, k)
-	}
-	slices.Sort(replaced)
-	for _, k := range replaced {
+	for _, k := range slices.Sorted(maps.Keys(replacedAnnotations)) {
 		if d := editDistance(name, k); d < bestD && 3*d < len(k) {
 			best, bestD = k, d
 		}
