@@ -1,7 +1,9 @@
 package admission
 
 import (
+	"cmp"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -77,11 +79,7 @@ func (m *Metrics) ObserveLookup(kind, result string) {
 // Gauge adds a gauge computed at scrape time (for example certificate
 // expiry) to the exposition.
 func (m *Metrics) Gauge(name, help string, value func() float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.extra = append(m.extra, func(w io.Writer) {
-		promtext.GaugeValue(w, name, help, value())
-	})
+	m.Collect(func(w io.Writer) { promtext.GaugeValue(w, name, help, value()) })
 }
 
 // Collect adds f to the exposition: it is called at scrape time, after the
@@ -135,15 +133,7 @@ func (m *Metrics) Write(w io.Writer) error {
 }
 
 func sortedKeys(m map[[2]string]uint64) [][2]string {
-	keys := make([][2]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int {
-		if c := strings.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return strings.Compare(a[1], b[1])
+	return slices.SortedFunc(maps.Keys(m), func(a, b [2]string) int {
+		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
 	})
-	return keys
 }

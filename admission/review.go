@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,10 +11,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -178,29 +177,6 @@ func isJSON(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// queryValue is url.Values.Get of a raw query, without building the map
-// (the apiserver sends one parameter, timeout).
-func queryValue(raw, key string) string {
-	for raw != "" {
-		var kv string
-		kv, raw, _ = strings.Cut(raw, "&")
-		if strings.Contains(kv, ";") {
-			continue // url.ParseQuery refuses these pairs
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		if k != key && !strings.ContainsAny(k, "%+") {
-			continue
-		}
-		if k, err := url.QueryUnescape(k); err != nil || k != key {
-			continue
-		}
-		if v, err := url.QueryUnescape(v); err == nil {
-			return v
-		}
-	}
-	return ""
-}
-
 // httpError is the one writer of non-review HTTP errors; callers return
 // right after it.
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -281,7 +257,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	}
 
 	timeout := DefaultReviewTimeout
-	if t := queryValue(r.URL.RawQuery, "timeout"); t != "" {
+	if t := r.URL.Query().Get("timeout"); t != "" {
 		if d, err := time.ParseDuration(t); err == nil && d > 0 && d <= MaxReviewTimeout {
 			timeout = d
 		}
@@ -319,14 +295,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 // copies header values when it writes them and never changes them.
 var jsonContentType = []string{"application/json"}
 
-// reviewLogger writes one log line of a review at a level.
-type reviewLogger func(level slog.Level, msg string, args ...any)
-
-func (l reviewLogger) Debug(msg string, args ...any) { l(slog.LevelDebug, msg, args...) }
-func (l reviewLogger) Info(msg string, args ...any)  { l(slog.LevelInfo, msg, args...) }
-func (l reviewLogger) Warn(msg string, args ...any)  { l(slog.LevelWarn, msg, args...) }
-func (l reviewLogger) Error(msg string, args ...any) { l(slog.LevelError, msg, args...) }
-
 // decide turns a request into a response; the patch is appended to
 // patchBuf. It never fails: every problem
 // becomes a response with allowed=false and a status code.
@@ -335,7 +303,7 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 	// with the admitted line at debug, a successful review writes none.
 	base := h.log()
 	podName := ""
-	logger := reviewLogger(func(level slog.Level, msg string, args ...any) {
+	logf := func(level slog.Level, msg string, args ...any) {
 		if !base.Enabled(ctx, level) {
 			return
 		}
@@ -344,19 +312,19 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 			attrs = append(attrs, "pod", podName)
 		}
 		base.Log(ctx, level, msg, append(attrs, args...)...)
-	})
+	}
 	deny := func(code int32, msg string) *responseOut {
 		return &responseOut{Allowed: false, Status: &statusOut{Code: code, Reason: http.StatusText(int(code)), Message: msg}}
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			logger.Error("panic while deciding admission", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			logf(slog.LevelError, "panic while deciding admission", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			resp, outcome, reason = deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "panic"
 		}
 	}()
 
 	if req.Kind.Group != "" || req.Kind.Version != "v1" || req.Kind.Kind != "Pod" {
-		logger.Warn("refused review of a kind other than Pod", "kind", req.Kind.Kind)
+		logf(slog.LevelWarn, "refused review of a kind other than Pod", "kind", req.Kind.Kind)
 		return deny(http.StatusBadRequest, "vault-secrets-webhook only handles v1 Pods"), OutcomeError, "bad_kind"
 	}
 	if req.SubResource != "" {
@@ -365,16 +333,12 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 	}
 	pod := req.Pod
 	if pod == nil {
-		logger.Warn("request object is not a Pod")
+		logf(slog.LevelWarn, "request object is not a Pod")
 		return deny(http.StatusBadRequest, "vault-secrets-webhook: request object is not a Pod"), OutcomeError, "bad_object"
 	}
-	name := pod.Name
-	if name == "" {
-		name = pod.GenerateName
-	}
-	podName = name
+	podName = cmp.Or(pod.Name, pod.GenerateName)
 	if d := envinject.CheckNamespace(req.Namespace, pod.Namespace); d != nil {
-		logger.Warn("refused review", "reason", string(d.Reason), "podNamespace", pod.Namespace)
+		logf(slog.LevelWarn, "refused review", "reason", string(d.Reason), "podNamespace", pod.Namespace)
 		return deny(http.StatusBadRequest, "vault-secrets-webhook: "+d.Message), OutcomeError, string(d.Reason)
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
@@ -385,23 +349,23 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 		var le *envinject.LookupError
 		switch {
 		case errors.As(err, &d):
-			logger.Info("pod refused", "reason", string(d.Reason), "message", d.Message)
+			logf(slog.LevelInfo, "pod refused", "reason", string(d.Reason), "message", d.Message)
 			return deny(refusalCode(d.Reason), "vault-secrets-webhook: "+d.Message), OutcomeDenied, string(d.Reason)
 		case errors.As(err, &le):
-			logger.Error("lookup failed", "kind", le.Kind, "name", le.Name, "error", le.Err.Error())
+			logf(slog.LevelError, "lookup failed", "kind", le.Kind, "name", le.Name, "error", le.Err.Error())
 			msg := fmt.Sprintf("vault-secrets-webhook: failed to read %s %s", le.Kind, le.Name)
 			if ctx.Err() != nil {
 				return deny(http.StatusGatewayTimeout, msg+": timed out"), OutcomeError, "timeout"
 			}
 			return deny(http.StatusInternalServerError, msg), OutcomeError, "lookup_failed"
 		default:
-			logger.Error("mutation failed", "error", err.Error())
+			logf(slog.LevelError, "mutation failed", "error", err.Error())
 			return deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 		}
 	}
 	patch, err := res.Patch.AppendJSON(patchBuf)
 	if err != nil {
-		logger.Error("patch failed", "error", err.Error())
+		logf(slog.LevelError, "patch failed", "error", err.Error())
 		return deny(http.StatusInternalServerError, "vault-secrets-webhook: internal error"), OutcomeError, "internal"
 	}
 	resp = &responseOut{Allowed: true, Warnings: res.Warnings}
@@ -410,7 +374,7 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 		resp.PatchType = "JSONPatch"
 	}
 	if base.Enabled(ctx, slog.LevelDebug) { // the arguments would be allocated
-		logger.Debug("pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
+		logf(slog.LevelDebug, "pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
 	}
 	return resp, OutcomeAllowed, res.Reason
 }

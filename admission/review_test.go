@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -282,20 +281,4 @@ func TestHandlerAdmittedLogLevel(t *testing.T) {
 			}
 		})
 	}
-}
-
-// FuzzQueryValue: queryValue agrees with url.ParseQuery's Get.
-func FuzzQueryValue(f *testing.F) {
-	for _, q := range []string{"", "timeout=10s", "a=1&timeout=2s&timeout=3s", "timeout", "time%6Fut=5s", "timeout=1s;x=2", "timeout=%zz&timeout=4s", "timeout=a+b", "+timeout=1"} {
-		f.Add(q)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		want := ""
-		if v, _ := url.ParseQuery(raw); v != nil {
-			want = v.Get("timeout")
-		}
-		if got := queryValue(raw, "timeout"); got != want {
-			t.Fatalf("queryValue(%q) = %q, url.ParseQuery %q", raw, got, want)
-		}
-	})
 }
