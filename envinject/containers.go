@@ -1,6 +1,7 @@
 package envinject
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -312,10 +313,7 @@ func (b *builder) podLevel(defaultImage string, cache *initCache) {
 	}
 
 	mode := s.agentMode()
-	image := s.EnvImage
-	if image == "" {
-		image = defaultImage
-	}
+	image := cmp.Or(s.EnvImage, defaultImage)
 	// The vault-env volume holds the binary, and the agent's token sink
 	// when vault-agent is set (never an image volume then).
 	copied := b.wrapped && !s.EnvImageVolume

@@ -136,10 +136,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 	if req.Operation != "" && req.Operation != "CREATE" {
 		return Result{Patch: &Patch{}, Reason: ReasonNotCreate}, nil
 	}
-	ns := req.Namespace
-	if ns == "" {
-		ns = pod.Namespace
-	}
+	ns := cmp.Or(req.Namespace, pod.Namespace)
 	if m.excluded(ns) {
 		return Result{Patch: &Patch{}, Reason: ReasonExcludedNamespace}, nil
 	}
@@ -155,10 +152,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 			}
 		}()
 	}
-	sa := pod.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
+	sa := cmp.Or(pod.Spec.ServiceAccountName, "default")
 	s, err := parseSettings(pod.Annotations, m.cfg.Defaults, &m.cfg, sa)
 	if err != nil {
 		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: err.Error()}
@@ -173,10 +167,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 		}
 		s.VaultAddr = addr
 	}
-	name := pod.Name
-	if name == "" {
-		name = pod.GenerateName
-	}
+	name := cmp.Or(pod.Name, pod.GenerateName)
 	authMethod, authPath := cmp.Or(s.AuthMethod, "kubernetes"), cmp.Or(s.VaultPath, "kubernetes") // vault-env's defaults
 	if s.VaultRole, err = expandRole(s.VaultRole, map[string]string{"authmethod": authMethod, "name": name,
 		"namespace": ns, "path": authPath, "serviceaccount": s.VaultServiceAccount}); err != nil {
