@@ -100,47 +100,36 @@ func (t *table[T]) project(dst, src *T) {
 
 // The kinds of field. p returns the field's location in a T.
 
+// value is a field whose value r reads, copied as it is.
+func value[T, V any](name string, p func(*T) *V, r func(*decoder) V) field[T] {
+	return field[T]{name, func(d *decoder, v *T) { *p(v) = r(d) }, func(dst, src *T) { *p(dst) = *p(src) }}
+}
+
 func str[T any, S ~string](name string, p func(*T) *S) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { *p(v) = S(d.str()) },
-		func(dst, src *T) { *p(dst) = *p(src) }}
+	return value(name, p, func(d *decoder) S { return S(d.str()) })
 }
 
 func optStr[T any, S ~string](name string, p func(*T) **S) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { s := S(d.str()); *p(v) = &s },
-		func(dst, src *T) { *p(dst) = *p(src) }}
+	return value(name, p, func(d *decoder) *S { s := S(d.str()); return &s })
 }
 
 func boolean[T any](name string, p func(*T) *bool) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { *p(v) = d.boolean() },
-		func(dst, src *T) { *p(dst) = *p(src) }}
+	return value(name, p, (*decoder).boolean)
 }
 
 func optBool[T any](name string, p func(*T) **bool) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { b := d.boolean(); *p(v) = &b },
-		func(dst, src *T) { *p(dst) = *p(src) }}
+	return value(name, p, func(d *decoder) *bool { b := d.boolean(); return &b })
 }
 
-func strs[T any](name string, p func(*T) *[]string) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { *p(v) = d.strs() },
-		func(dst, src *T) { *p(dst) = *p(src) }}
-}
+func strs[T any](name string, p func(*T) *[]string) field[T] { return value(name, p, (*decoder).strs) }
 
 func strMap[T any](name string, p func(*T) *map[string]string) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { *p(v) = d.stringMap() },
-		func(dst, src *T) { *p(dst) = *p(src) }}
+	return value(name, p, (*decoder).stringMap)
 }
 
 // viaJSON is a value read whole by encoding/json (null gives up).
 func viaJSON[T, E any](name string, p func(*T) **E) field[T] {
-	return field[T]{name,
-		func(d *decoder, v *T) { e := new(E); d.viaJSON(e); *p(v) = e },
-		func(dst, src *T) { *p(dst) = *p(src) }}
+	return value(name, p, func(d *decoder) *E { e := new(E); d.viaJSON(e); return e })
 }
 
 // obj is an object read into a value of T.

@@ -93,11 +93,7 @@ func (d *decoder) expect(c byte) {
 
 // object reads an object, calling member with each key (without quotes;
 // a key that needs unescaping gives up). member must consume the value.
-func (d *decoder) object(member func(k []byte)) { d.members(false, member) }
-
-// members reads an object; anyKey accepts keys with escapes (for values
-// that are skipped, whose keys are never compared).
-func (d *decoder) members(anyKey bool, member func(k []byte)) {
+func (d *decoder) object(member func(k []byte)) {
 	d.expect('{')
 	if d.next() == '}' {
 		d.i++
@@ -109,7 +105,7 @@ func (d *decoder) members(anyKey bool, member func(k []byte)) {
 		}
 		start := d.i + 1
 		end, plain := d.scanString()
-		if !plain && !anyKey {
+		if !plain {
 			d.giveUp()
 		}
 		d.expect(':')
@@ -254,7 +250,7 @@ func (d *decoder) scanString() (end int, plain bool) {
 					d.giveUp()
 				}
 				for _, h := range b[i+2 : i+6] {
-					if unhex(h) < 0 {
+					if !isHex(h) {
 						d.giveUp()
 					}
 				}
@@ -285,17 +281,7 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-func unhex(c byte) rune {
-	switch {
-	case '0' <= c && c <= '9':
-		return rune(c - '0')
-	case 'a' <= c && c <= 'f':
-		return rune(c - 'a' + 10)
-	case 'A' <= c && c <= 'F':
-		return rune(c - 'A' + 10)
-	}
-	return -1
-}
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // str reads a string value. Anything else (null included) gives up.
 func (d *decoder) str() string {
@@ -394,16 +380,8 @@ func (d *decoder) skip() {
 			}
 			depth++
 			continue
-		case c == 't':
-			if !d.lit("true") {
-				d.giveUp()
-			}
-		case c == 'f':
-			if !d.lit("false") {
-				d.giveUp()
-			}
-		case c == 'n':
-			if !d.lit("null") {
+		case c == 't' || c == 'f' || c == 'n':
+			if !d.lit("true") && !d.lit("false") && !d.lit("null") {
 				d.giveUp()
 			}
 		case c == '-' || ('0' <= c && c <= '9'):
@@ -456,34 +434,38 @@ func (d *decoder) number() {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
+		i = digits(b, i)
 	default:
 		d.giveUp()
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			d.giveUp()
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
+		i = d.someDigits(i + 1)
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			d.giveUp()
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
+		i = d.someDigits(i)
 	}
 	d.i = i
+}
+
+// digits returns the index after the decimal digits at b[i:].
+func digits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// someDigits is digits, giving up when there is none.
+func (d *decoder) someDigits(i int) int {
+	j := digits(d.b, i)
+	if j == i {
+		d.giveUp()
+	}
+	return j
 }
 
 // raw consumes one value and returns its bytes; null gives up.
