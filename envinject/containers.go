@@ -192,7 +192,7 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	}
 	if !inEnv(SpecVarsEnv) {
 		slices.Sort(spec)
-		p.Append(paths.env, len(c.Env) > 0, corev1.EnvVar{Name: SpecVarsEnv, Value: strings.Join(slices.Compact(spec), ",")})
+		p.Append(paths.env, len(c.Env) > 0, &corev1.EnvVar{Name: SpecVarsEnv, Value: strings.Join(slices.Compact(spec), ",")})
 	}
 
 	if b.s.MutateProbes {

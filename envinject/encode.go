@@ -39,25 +39,6 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		if v.ValueFrom == nil {
 			return appendPlainEnvVar(b, v), nil
 		}
-	case corev1.EnvVar:
-		if v.ValueFrom == nil {
-			return appendPlainEnvVar(b, &v), nil
-		}
-	case corev1.VolumeMount:
-		if v.RecursiveReadOnly == nil && v.MountPropagation == nil && v.SubPathExpr == "" && v.BindMountOptions == nil {
-			b = append(b, `{"name":`...)
-			b = appendString(b, v.Name)
-			if v.ReadOnly {
-				b = append(b, `,"readOnly":true`...)
-			}
-			b = append(b, `,"mountPath":`...)
-			b = appendString(b, v.MountPath)
-			if v.SubPath != "" {
-				b = append(b, `,"subPath":`...)
-				b = appendString(b, v.SubPath)
-			}
-			return append(b, '}'), nil
-		}
 	case map[string]string:
 		return appendMap(b, v, appendStringValue)
 	case map[string]any:
