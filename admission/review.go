@@ -167,12 +167,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	outcome, reason = h.serve(w, r, start)
 }
 
-// isJSON reports whether a Content-Type is application/json (the
-// apiserver's exact spelling is checked before parsing anything).
+// isJSON reports whether a Content-Type is application/json.
 func isJSON(ct string) bool {
-	if ct == "application/json" {
-		return true
-	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
 }

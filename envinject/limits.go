@@ -10,18 +10,13 @@ import "fmt"
 // many apiserver or registry requests.
 const MaxLookupsPerReview = 100
 
-// tooManyLookups is the refusal of a pod that needs more lookups.
-func tooManyLookups() *Denied {
-	return &Denied{Reason: RefusedTooManyLookups, Message: fmt.Sprintf(
-		"the pod needs more than %d Secret, ConfigMap and image lookups (imagePullSecrets included), more than the webhook makes for one pod; set the containers' command explicitly or use fewer references",
-		MaxLookupsPerReview)}
-}
-
 // charge counts n more lookups of this review.
 func (l *lookupCache) charge(n int) error {
 	l.lookups += n
 	if l.lookups > MaxLookupsPerReview {
-		return tooManyLookups()
+		return &Denied{Reason: RefusedTooManyLookups, Message: fmt.Sprintf(
+			"the pod needs more than %d Secret, ConfigMap and image lookups (imagePullSecrets included), more than the webhook makes for one pod; set the containers' command explicitly or use fewer references",
+			MaxLookupsPerReview)}
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -150,12 +151,7 @@ func (v Value) Refs() []Ref {
 
 // HasRefs reports whether v holds at least one reference.
 func (v Value) HasRefs() bool {
-	for _, p := range v.Parts {
-		if p.Ref != nil {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(v.Parts, func(p Part) bool { return p.Ref != nil })
 }
 
 // String reassembles the value as written: Parse(v.String()) == v.
@@ -308,13 +304,22 @@ func isTransit(s string) bool {
 	return i > 1 && i < len(s) && s[i] == ':'
 }
 
-func parseRead(s string) (Ref, error) {
+// cutPath splits PATH#REST, checking the path.
+func cutPath(s string) (path, rest string, err error) {
 	path, rest, ok := strings.Cut(s, "#")
 	if err := checkPath(path); err != nil {
-		return Ref{}, err
+		return "", "", err
 	}
 	if !ok {
-		return Ref{}, errNoKey
+		return "", "", errNoKey
+	}
+	return path, rest, nil
+}
+
+func parseRead(s string) (Ref, error) {
+	path, rest, err := cutPath(s)
+	if err != nil {
+		return Ref{}, err
 	}
 	r := Ref{Kind: Read, Path: path, Key: rest}
 	// A trailing "#DIGITS" is a version, unless it is inside a template.
@@ -332,12 +337,9 @@ func parseRead(s string) (Ref, error) {
 }
 
 func parseWrite(s string) (Ref, error) {
-	path, rest, ok := strings.Cut(s, "#")
-	if err := checkPath(path); err != nil {
+	path, rest, err := cutPath(s)
+	if err != nil {
 		return Ref{}, err
-	}
-	if !ok {
-		return Ref{}, errNoKey
 	}
 	key, body, _ := strings.Cut(rest, "#")
 	if key == "" {
@@ -370,14 +372,4 @@ func checkPath(p string) error {
 	return nil
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+func isDigits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
