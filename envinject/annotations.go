@@ -1,6 +1,7 @@
 package envinject
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -301,10 +302,7 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	}
 	s.MutateProbes = src.boolean(AnnMutateProbes, false)
 	s.VaultAddr = cfg.VaultAddr
-	s.VaultRole = src.str(AnnVaultRole, "")
-	if s.VaultRole == "" {
-		s.VaultRole = serviceAccount
-	}
+	s.VaultRole = cmp.Or(src.str(AnnVaultRole, ""), serviceAccount)
 	s.VaultPath = src.str(AnnVaultPath, "")
 	s.AuthMethod = src.oneOf(AnnVaultAuthMethod, "kubernetes", "jwt")
 	if cfg.AllowSkipVerify {
@@ -327,10 +325,7 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	s.EnvPassthrough = src.str(AnnEnvPassthrough, "")
 	s.EnvFromPath = src.str(AnnEnvFromPath, "")
 	s.EnvImage = src.str(AnnEnvImage, cfg.VaultEnvImage)
-	s.EnvImagePullPolicy = src.oneOf(AnnEnvImagePullPolicy, pullPolicies...)
-	if s.EnvImagePullPolicy == "" {
-		s.EnvImagePullPolicy = "IfNotPresent"
-	}
+	s.EnvImagePullPolicy = cmp.Or(src.oneOf(AnnEnvImagePullPolicy, pullPolicies...), "IfNotPresent")
 	s.RunAsNonRoot = src.boolean(AnnRunAsNonRoot, true)
 	s.RunAsUser = src.integer(AnnRunAsUser, 65534)
 	s.RunAsGroup = src.integer(AnnRunAsGroup, 65534)
@@ -367,10 +362,7 @@ func parseSettings(annotations, defaults map[string]string, cfg *Config, service
 	}
 	s.VaultAgentOnce = src.boolean(AnnVaultAgentOnce, false)
 	s.VaultImage = src.str(AnnVaultImage, "hashicorp/vault:latest")
-	s.VaultImagePullPolicy = src.oneOf(AnnVaultImagePullPolicy, pullPolicies...)
-	if s.VaultImagePullPolicy == "" {
-		s.VaultImagePullPolicy = "IfNotPresent"
-	}
+	s.VaultImagePullPolicy = cmp.Or(src.oneOf(AnnVaultImagePullPolicy, pullPolicies...), "IfNotPresent")
 	s.VaultServiceAccount = src.str(AnnVaultServiceAccount, serviceAccount)
 	parseAgentSettings(src, &s)
 	s.EnvImageVolume = src.boolean(AnnEnvImageVolume, false)

@@ -72,8 +72,7 @@ type builder struct {
 	pod   *corev1.Pod
 	s     *Settings
 	patch *Patch
-	// env is the settings' variables (Settings.env); nil until the first
-	// container.
+	// env is the settings' variables (Settings.env).
 	env []corev1.EnvVar
 	// saMount is the ServiceAccount token mount of the first container
 	// that has one (the vault-agent container gets a copy: the apiserver
@@ -152,9 +151,6 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	// the vault-env binary its siblings run.
 	p.Append(paths.volumeMounts, hasMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
 	if kind == "containers" {
-		if b.mounted == nil {
-			b.mounted = map[int]bool{}
-		}
 		b.mounted[i] = true
 	}
 	if b.s.TLSSecret != "" {
@@ -170,9 +166,6 @@ func (m *Mutator) wrap(ctx context.Context, b *builder, lk *lookupCache, kind st
 	// vault-env which settings were written in env (by the author or here):
 	// any other (from a ConfigMap or Secret through envFrom, or from the
 	// image) cannot steer its login.
-	if b.env == nil {
-		b.env = b.s.env()
-	}
 	inEnv := func(name string) bool {
 		return slices.ContainsFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name })
 	}

@@ -37,7 +37,13 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return append(b, v...), nil
 	case *corev1.EnvVar:
 		if v.ValueFrom == nil {
-			return appendPlainEnvVar(b, v), nil
+			b = append(b, `{"name":`...)
+			b = appendString(b, v.Name)
+			if v.Value != "" {
+				b = append(b, `,"value":`...)
+				b = appendString(b, v.Value)
+			}
+			return append(b, '}'), nil
 		}
 	case map[string]string:
 		return appendMap(b, v, appendStringValue)
@@ -56,17 +62,6 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 }
 
 func appendStringValue(b []byte, s string) ([]byte, error) { return appendString(b, s), nil }
-
-// appendPlainEnvVar writes an env var without valueFrom.
-func appendPlainEnvVar(b []byte, v *corev1.EnvVar) []byte {
-	b = append(b, `{"name":`...)
-	b = appendString(b, v.Name)
-	if v.Value != "" {
-		b = append(b, `,"value":`...)
-		b = appendString(b, v.Value)
-	}
-	return append(b, '}')
-}
 
 func appendSlice[E any](b []byte, v []E, elem func([]byte, E) ([]byte, error)) ([]byte, error) {
 	if v == nil {

@@ -217,7 +217,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 	// Usually five operations per wrapped container and three for the pod
 	// (settings add a few more).
 	b := &builder{pod: pod, s: &s, patch: &Patch{ops: make([]Op, 0, 4+6*len(wrap))},
-		saMount: findSATokenMount(pod, s.SATokenDir), wrapped: len(wrap) > 0}
+		saMount: findSATokenMount(pod, s.SATokenDir), wrapped: len(wrap) > 0, env: s.env(), mounted: map[int]bool{}}
 	for _, t := range wrap {
 		w, err := m.wrap(ctx, b, lk, t.kind, t.i, t.c, ns, sa)
 		if err != nil {

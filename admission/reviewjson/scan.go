@@ -468,20 +468,15 @@ func (d *decoder) someDigits(i int) int {
 	return j
 }
 
-// raw consumes one value and returns its bytes; null gives up.
-func (d *decoder) raw() []byte {
+// viaJSON decodes one value the decoder does not read by hand with
+// encoding/json, into v (a pointer to a zero value); null gives up.
+func (d *decoder) viaJSON(v any) {
 	if d.next() == 'n' {
 		d.giveUp()
 	}
 	start := d.i
 	d.skip()
-	return d.b[start:d.i]
-}
-
-// viaJSON decodes one value the decoder does not read by hand with
-// encoding/json, into v (a pointer to a zero value).
-func (d *decoder) viaJSON(v any) {
-	if err := json.Unmarshal(d.raw(), v); err != nil {
+	if err := json.Unmarshal(d.b[start:d.i], v); err != nil {
 		d.giveUp()
 	}
 }
