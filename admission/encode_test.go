@@ -37,7 +37,7 @@ func checkPatchEncoding(t *testing.T, p *envinject.Patch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Len() == 0 {
+	if len(p.Ops()) == 0 {
 		if got != nil {
 			t.Fatalf("empty patch rendered as %q", got)
 		}

@@ -41,10 +41,9 @@ func NewMetrics() *Metrics {
 }
 
 func (m *Metrics) inFlight(delta int64) {
-	if m == nil {
-		return
+	if m != nil {
+		m.inflight.Add(delta)
 	}
-	m.inflight.Add(delta)
 }
 
 func (m *Metrics) observeReview(outcome, reason string, d time.Duration) {

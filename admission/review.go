@@ -370,7 +370,7 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 		resp.PatchType = "JSONPatch"
 	}
 	if base.Enabled(ctx, slog.LevelDebug) { // the arguments would be allocated
-		logf(slog.LevelDebug, "pod admitted", "reason", res.Reason, "ops", res.Patch.Len(), "dryRun", dryRun)
+		logf(slog.LevelDebug, "pod admitted", "reason", res.Reason, "ops", len(res.Patch.Ops()), "dryRun", dryRun)
 	}
 	return resp, OutcomeAllowed, res.Reason
 }

@@ -231,27 +231,14 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 }
 
 func (m *Mutator) excluded(ns string) bool {
-	switch ns {
-	case "kube-system", "kube-public":
-		return true
-	}
-	if m.cfg.Namespace != "" && ns == m.cfg.Namespace {
-		return true
-	}
-	return slices.Contains(m.cfg.ExcludedNamespaces, ns)
+	return ns == "kube-system" || ns == "kube-public" || m.cfg.Namespace != "" && ns == m.cfg.Namespace ||
+		slices.Contains(m.cfg.ExcludedNamespaces, ns)
 }
 
 // isMutated reports whether the webhook already mutated pod.
 func isMutated(pod *corev1.Pod) bool {
-	if _, ok := pod.Annotations[MutatedAnnotation]; ok {
-		return true
-	}
-	for _, c := range pod.Spec.InitContainers {
-		if c.Name == InitContainerName {
-			return true
-		}
-	}
-	return false
+	_, ok := pod.Annotations[MutatedAnnotation]
+	return ok || slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == InitContainerName })
 }
 
 // needsVault reports whether a container must be wrapped by vault-env.

@@ -43,9 +43,6 @@ type Patch struct {
 // Ops returns the operations in order.
 func (p *Patch) Ops() []Op { return p.ops }
 
-// Len is the number of operations.
-func (p *Patch) Len() int { return len(p.ops) }
-
 // Set adds or replaces the member at path (RFC 6902 "add" on an object member
 // replaces an existing value).
 func (p *Patch) Set(path string, value any) {
