@@ -25,6 +25,7 @@ type Op struct {
 // "~" as "~0" before "/" as "~1".
 func Pointer(tokens ...string) string {
 	var b strings.Builder
+	b.Grow(len(tokens) * 16) // one allocation for the usual pointer
 	for _, t := range tokens {
 		b.WriteByte('/')
 		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
