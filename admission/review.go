@@ -339,7 +339,7 @@ func (h *Handler) decide(ctx context.Context, req *reviewjson.Request, patchBuf 
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
 
-	res, err := h.Mutator.Mutate(ctx, envinject.Request{Namespace: req.Namespace, Operation: req.Operation, DryRun: dryRun, Pod: pod})
+	res, err := h.Mutator.Mutate(ctx, envinject.Request{Namespace: req.Namespace, Operation: req.Operation, Pod: pod})
 	if err != nil {
 		var d *envinject.Denied
 		var le *envinject.LookupError

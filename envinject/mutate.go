@@ -101,7 +101,6 @@ func NewMutator(cfg Config, lookups Lookups, images ImageConfigs) (*Mutator, err
 type Request struct {
 	Namespace string // the request's namespace (the pod's may be empty)
 	Operation string // CREATE, UPDATE, ...
-	DryRun    bool
 	Pod       *corev1.Pod
 }
 
