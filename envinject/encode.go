@@ -10,9 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// The answer and the patch are written by hand: encoding/json walks every
-// value by reflection, which cost about a tenth of a review's CPU. The
-// output is byte for byte what encoding/json writes (TestEncodeMatchesJSON
+// The JSONPatch is written by hand (the design card's hand-built patch
+// generator; encoding/json's reflection over every value cost a visible
+// share of a review's CPU, BENCHMARKS.md). The output is byte for byte what
+// encoding/json writes (admission's TestPatchMatchesJSON, TestAppendJSONValues
 // and FuzzAppendString compare them): same field order, same omitempty,
 // maps sorted by key, strings escaped the same way (HTML characters, U+2028,
 // U+2029 and invalid UTF-8 included). Values of other types go through
