@@ -114,13 +114,6 @@ func New() (*Client, error) {
 	return &Client{api: c, tr: tr}, nil
 }
 
-// Address is the address requests go to (VAULT_AGENT_ADDR when set, else
-// VAULT_ADDR).
-func (c *Client) Address() string { return c.api.Address() }
-
-// Timeout is the per-request timeout (VAULT_CLIENT_TIMEOUT, default 60s).
-func (c *Client) Timeout() time.Duration { return c.api.ClientTimeout() }
-
 // Read reads path with optional query parameters. A 404 without data or
 // warnings is (nil, nil), as in vault/api.
 func (c *Client) Read(ctx context.Context, path string, query url.Values) (*vault.Secret, error) {
@@ -192,12 +185,10 @@ func convert(s *api.Secret) *vault.Secret {
 		LeaseID:       s.LeaseID,
 		LeaseDuration: time.Duration(s.LeaseDuration) * time.Second,
 		Renewable:     s.Renewable,
-		Warnings:      s.Warnings,
 	}
 	if s.Auth != nil {
 		out.Auth = &vault.Auth{
 			ClientToken:   []byte(s.Auth.ClientToken),
-			Accessor:      s.Auth.Accessor,
 			LeaseDuration: time.Duration(s.Auth.LeaseDuration) * time.Second,
 			Renewable:     s.Auth.Renewable,
 		}

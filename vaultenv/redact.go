@@ -2,9 +2,8 @@ package vaultenv
 
 import "log/slog"
 
-// Secret-holding types log as a fixed mask (slog.LogValuer), like their
-// String methods.
-const redacted = "REDACTED"
+// Secret-holding types log as their String methods (slog.LogValuer): the
+// JSON handler would otherwise encode their exported fields.
 
 // LogValue implements slog.LogValuer.
 func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
