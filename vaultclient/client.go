@@ -8,13 +8,9 @@
 //
 // [New] is api.DefaultConfig() followed by api.NewClient, so every variable
 // vault/api reads from the process environment (api.Config.ReadEnvironment
-// and NewClient: VAULT_ADDR, VAULT_AGENT_ADDR, VAULT_CACERT,
-// VAULT_CACERT_BYTES, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
-// VAULT_CLIENT_TIMEOUT, VAULT_SKIP_VERIFY, VAULT_TLS_SERVER_NAME,
-// VAULT_MAX_RETRIES, VAULT_SRV_LOOKUP, VAULT_RATE_LIMIT, VAULT_HTTP_PROXY,
-// VAULT_PROXY_ADDR, VAULT_DISABLE_REDIRECTS, VAULT_NAMESPACE, VAULT_HEADERS,
-// and VAULT_WRAP_TTL at request time) works exactly as it does in vault/api
-// v1.22.0, as do HTTPS_PROXY, HTTP_PROXY and NO_PROXY. vault-env's runtime
+// and NewClient: the settings vaultenv.Settings marks Client, VAULT_WRAP_TTL
+// at request time) works exactly as it does in vault/api v1.22.0, as do
+// HTTPS_PROXY, HTTP_PROXY and NO_PROXY. vault-env's runtime
 // decides which of them the process environment holds before New is called
 // (vaultenv.Config.ClientEnv); VAULT_TOKEN is never read from it: the token
 // comes through SetToken.

@@ -6,9 +6,8 @@ import (
 )
 
 // Setting is one environment variable vault-env or vault/api reads. The list
-// [Settings] is the single source of the README's vault-env table, of the
-// package doc's list (both checked by a test) and of what is removed from
-// the application's environment.
+// [Settings] is the single source of the README's vault-env table (checked
+// by a test) and of what is removed from the application's environment.
 type Setting struct {
 	Name    string
 	Default string // as shown in the README; "" for none

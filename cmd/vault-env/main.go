@@ -22,8 +22,7 @@
 //
 // # Environment
 //
-// The settings are listed in package vaultenv's doc and in the README
-// (one list, vaultenv.Settings). Every variable vault/api reads works as in
+// The settings are listed in the README (generated from vaultenv.Settings). Every variable vault/api reads works as in
 // vault/api; all of them are removed from the application's environment
 // unless listed in VAULT_ENV_PASSTHROUGH (VAULT_TOKEN_FILE is kept).
 //
