@@ -112,12 +112,8 @@ func loginWithRetry(ctx context.Context, v vault.Client, path, role string, jwt 
 			return nil, err // a wrong role or mount does not heal by retrying
 		}
 		log.Warn("vault login failed, retrying", "attempt", attempt, "in", wait, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, wait) {
 			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		case <-t.C:
 		}
 		wait = min(2*wait, loginBackoffMax)
 	}
@@ -153,11 +149,8 @@ func serviceAccountName(jwt []byte) (string, error) {
 // from a login (daemon mode needs them to renew it).
 func LookupToken(ctx context.Context, v vault.Client, s *Session) error {
 	sec, err := v.Read(ctx, "auth/token/lookup-self", nil)
-	if err != nil {
-		return fmt.Errorf("failed to look up the vault token: %w", err)
-	}
-	if sec == nil {
-		return errors.New("failed to look up the vault token: empty response")
+	if err := checked(err, sec == nil, "look up the vault token"); err != nil {
+		return err
 	}
 	s.TTL = seconds(sec.Data["ttl"])
 	s.Renewable, _ = sec.Data["renewable"].(bool)
@@ -172,19 +165,10 @@ func RevokeToken(ctx context.Context, v vault.Client) error {
 	return nil
 }
 
-// seconds converts a JSON number of seconds to a duration.
+// seconds converts a JSON number of seconds (vault/api decodes numbers as
+// json.Number) to a duration; anything else is 0.
 func seconds(x any) time.Duration {
-	switch n := x.(type) {
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return time.Duration(i) * time.Second
-		}
-	case float64:
-		return time.Duration(n * float64(time.Second))
-	case int:
-		return time.Duration(n) * time.Second
-	case int64:
-		return time.Duration(n) * time.Second
-	}
-	return 0
+	n, _ := x.(json.Number)
+	i, _ := n.Int64()
+	return time.Duration(i) * time.Second
 }

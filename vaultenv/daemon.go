@@ -41,12 +41,8 @@ func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
 	}
 	if o.Delay > 0 {
 		log.Info("delaying start", "delay", o.Delay)
-		t := time.NewTimer(o.Delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, o.Delay) {
 			return 0, ctx.Err()
-		case <-t.C:
 		}
 	}
 
