@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,8 +67,10 @@ func (r *resolver) run(ctx context.Context) error {
 	}
 	for {
 		lookups.Wait()
-		if err := r.firstLookupError(wave); err != nil {
-			return err
+		for _, l := range wave {
+			if l.err != nil {
+				return &VarError{Var: l.varName, Err: l.err}
+			}
 		}
 		if wave = r.lookupWave(ctx, lim, &lookups, false); len(wave) == 0 {
 			break
@@ -109,12 +112,11 @@ type limiter chan struct{}
 // do runs f in a goroutine counted by wg once a slot is free; it blocks
 // the caller until then.
 func (l limiter) do(wg *sync.WaitGroup, f func()) {
-	wg.Add(1)
 	l <- struct{}{}
-	go func() {
-		defer func() { <-l; wg.Done() }()
+	wg.Go(func() {
+		defer func() { <-l }()
 		f()
-	}()
+	})
 }
 
 // dataShaped reports whether a path has the KV v2 form MOUNT/data/REST.
@@ -154,15 +156,6 @@ func (r *resolver) lookupWave(ctx context.Context, lim limiter, wg *sync.WaitGro
 		lim.do(wg, func() { l.err = r.lookup(ctx, l.path) })
 	}
 	return wave
-}
-
-func (r *resolver) firstLookupError(wave []*lookupResult) error {
-	for _, l := range wave {
-		if l.err != nil {
-			return &VarError{Var: l.varName, Err: l.err}
-		}
-	}
-	return nil
 }
 
 // mountFor returns the mount of clean from the lookups made so far.
@@ -241,12 +234,7 @@ func (r *resolver) apiPath(k readKey) (string, mount, error) {
 
 // startTransit starts the decryptions, TransitBatchSize ciphertexts each.
 func (r *resolver) startTransit(ctx context.Context, lim limiter, wg *sync.WaitGroup) {
-	cts := make([]string, 0, len(r.transit))
-	for c := range r.transit {
-		r.transit[c] = &transitResult{}
-		cts = append(cts, c)
-	}
-	sort.Strings(cts)
+	cts := slices.Sorted(maps.Keys(r.transit))
 	for start := 0; start < len(cts); start += r.p.cfg.TransitBatchSize {
 		batch := cts[start:min(start+r.p.cfg.TransitBatchSize, len(cts))]
 		lim.do(wg, func() { r.decrypt(ctx, batch) })
@@ -364,17 +352,8 @@ func (r *resolver) decrypt(ctx context.Context, batch []string) {
 // isKV2Shape reports whether data looks like a KV v2 read: exactly "data"
 // (a map or null) and "metadata" (a map).
 func isKV2Shape(data map[string]any) bool {
-	if len(data) != 2 {
-		return false
-	}
-	meta, ok := data["metadata"].(map[string]any)
-	if !ok || meta == nil {
-		return false
-	}
-	d, ok := data["data"]
-	if !ok {
-		return false
-	}
+	meta, _ := data["metadata"].(map[string]any)
+	d, hasData := data["data"]
 	_, isMap := d.(map[string]any)
-	return isMap || d == nil
+	return len(data) == 2 && meta != nil && hasData && (isMap || d == nil)
 }

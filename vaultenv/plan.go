@@ -1,7 +1,6 @@
 package vaultenv
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,7 +91,7 @@ func (p *Plan) check(v ref.Value) error {
 		case ref.Write:
 			if _, ok := p.bodies[r.Body]; !ok && r.Body != "" {
 				var body map[string]any
-				d := json.NewDecoder(bytes.NewReader([]byte(r.Body)))
+				d := json.NewDecoder(strings.NewReader(r.Body))
 				d.UseNumber()
 				if err := d.Decode(&body); err != nil {
 					return fmt.Errorf("failed to decode write body for %s: %w", r.Path, err)

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,7 +165,7 @@ func (r *resolver) collect() {
 					r.writes[k] = &fetch{path: strings.TrimLeft(rf.Path, "/"), write: true, body: r.p.bodies[rf.Body], display: rf.Path}
 				}
 			case ref.Transit:
-				r.transit[rf.Ciphertext] = nil
+				r.transit[rf.Ciphertext] = &transitResult{}
 			}
 		}
 	}
@@ -199,7 +200,6 @@ func (r *resolver) build(s *Session) (*Result, error) {
 	}
 	added := map[string]bool{}
 	for _, fp := range r.p.fromPaths {
-		path := fp.path
 		f := r.reads[fp]
 		if f.err != nil {
 			if c.IgnoreMissing && ignorable(f.err) {
@@ -208,17 +208,12 @@ func (r *resolver) build(s *Session) (*Result, error) {
 			}
 			return nil, &VarError{Var: EnvFromPath, Err: f.err}
 		}
-		keys := make([]string, 0, len(f.data))
-		for k := range f.data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(f.data)) {
 			if r.p.explicit[k] || added[k] {
 				continue
 			}
 			if k == "" || strings.ContainsAny(k, "=\x00") {
-				r.log.Warn("key is not a valid variable name; skipped", "name", EnvFromPath, "path", path, "key", k)
+				r.log.Warn("key is not a valid variable name; skipped", "name", EnvFromPath, "path", fp.path, "key", k)
 				continue
 			}
 			added[k] = true
@@ -236,7 +231,7 @@ func (r *resolver) build(s *Session) (*Result, error) {
 	for _, f := range r.writes {
 		r.addLease(res, f.secret, seen)
 	}
-	sort.Slice(res.Leases, func(i, j int) bool { return res.Leases[i].ID < res.Leases[j].ID })
+	slices.SortFunc(res.Leases, func(a, b Lease) int { return strings.Compare(a.ID, b.ID) })
 	return res, nil
 }
 

@@ -127,13 +127,7 @@ func ClientVars() []string {
 
 // steering reports whether name is subject to VAULT_ENV_SPEC_VARS.
 func steering(name string) bool {
-	if name == EnvSpecVars {
-		return false
-	}
-	if slices.Contains(ProxyVars(), name) {
-		return true
-	}
-	return setting(name) != nil
+	return name != EnvSpecVars && (slices.Contains(ProxyVars(), name) || setting(name) != nil)
 }
 
 func setting(name string) *Setting {

@@ -142,25 +142,9 @@ func templateFuncs() template.FuncMap {
 			}
 			return string(b)
 		},
-		"toString": strval,
-		"quote": func(vs ...any) string {
-			out := make([]string, 0, len(vs))
-			for _, v := range vs {
-				if v != nil {
-					out = append(out, strconv.Quote(strval(v)))
-				}
-			}
-			return strings.Join(out, " ")
-		},
-		"squote": func(vs ...any) string {
-			out := make([]string, 0, len(vs))
-			for _, v := range vs {
-				if v != nil {
-					out = append(out, "'"+strval(v)+"'")
-				}
-			}
-			return strings.Join(out, " ")
-		},
+		"toString":   strval,
+		"quote":      quoteEach(strconv.Quote),
+		"squote":     quoteEach(func(s string) string { return "'" + s + "'" }),
 		"upper":      func(v any) string { return strings.ToUpper(strval(v)) },
 		"lower":      func(v any) string { return strings.ToLower(strval(v)) },
 		"trim":       func(v any) string { return strings.TrimSpace(strval(v)) },
@@ -177,6 +161,20 @@ func templateFuncs() template.FuncMap {
 			return given[0]
 		},
 		"empty": empty,
+	}
+}
+
+// quoteEach is Sprig's quote and squote: each non-nil argument quoted by q,
+// joined by spaces.
+func quoteEach(q func(string) string) func(...any) string {
+	return func(vs ...any) string {
+		out := make([]string, 0, len(vs))
+		for _, v := range vs {
+			if v != nil {
+				out = append(out, q(strval(v)))
+			}
+		}
+		return strings.Join(out, " ")
 	}
 }
 

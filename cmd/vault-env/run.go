@@ -129,8 +129,5 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		time.Sleep(cfg.Delay)
 	}
 	log.Debug("exec", "path", path)
-	if err := vaultenv.ExecPath(path, argv, res.Env); err != nil {
-		return err
-	}
-	return nil
+	return vaultenv.ExecPath(path, argv, res.Env)
 }
