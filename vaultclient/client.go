@@ -95,7 +95,7 @@ func New() (*Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("failed to configure vault client: unexpected transport %T", cfg.HttpClient.Transport)
 	}
-	tr.DialContext = guardedDialer(nil).DialContext
+	tr.DialContext = guardedDialer().DialContext
 	cfg.HttpClient.CheckRedirect = checkRedirect
 	cfg.CheckRetry = checkRetry
 	cfg.MinRetryWait, cfg.MaxRetryWait = minRetryWait, maxRetryWait

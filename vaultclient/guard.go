@@ -42,11 +42,8 @@ func (e *RedirectError) Error() string {
 // refuse the same addresses.
 func isMetadata(a netip.Addr) bool { return netguard.Classify(a) == netguard.Metadata }
 
-// controlFunc is net.Dialer.ControlContext: it sees the resolved address of
-// every connection attempt before connect(2).
-type controlFunc func(ctx context.Context, network, address string, c syscall.RawConn) error
-
-// refuseMetadata is the dial guard.
+// refuseMetadata is the dial guard: as net.Dialer.ControlContext it sees the
+// resolved address of every connection attempt before connect(2).
 func refuseMetadata(_ context.Context, _, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
@@ -59,20 +56,12 @@ func refuseMetadata(_ context.Context, _, address string, _ syscall.RawConn) err
 }
 
 // guardedDialer is cleanhttp's dialer (30s timeout and keep-alive) with the
-// dial guard; next, when not nil, runs after it (a test hook).
-func guardedDialer(next controlFunc) *net.Dialer {
+// dial guard.
+func guardedDialer() *net.Dialer {
 	return &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		ControlContext: func(ctx context.Context, network, address string, c syscall.RawConn) error {
-			if err := refuseMetadata(ctx, network, address, c); err != nil {
-				return err
-			}
-			if next != nil {
-				return next(ctx, network, address, c)
-			}
-			return nil
-		},
+		Timeout:        30 * time.Second,
+		KeepAlive:      30 * time.Second,
+		ControlContext: refuseMetadata,
 	}
 }
 

@@ -67,10 +67,12 @@ func TestDialGuardSeesResolvedAddress(t *testing.T) {
 	}
 	defer l.Close()
 	var seen []string
-	d := guardedDialer(func(_ context.Context, _, address string, _ syscall.RawConn) error {
+	d := guardedDialer()
+	guard := d.ControlContext
+	d.ControlContext = func(ctx context.Context, network, address string, c syscall.RawConn) error {
 		seen = append(seen, address)
-		return nil
-	})
+		return guard(ctx, network, address, c)
+	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	c, err := d.DialContext(context.Background(), "tcp4", net.JoinHostPort("localhost", port))
 	if err != nil {
