@@ -62,7 +62,7 @@ func Authenticate(ctx context.Context, v vault.Client, c *Config, readFile func(
 		defer clear(b)
 		tok := bytes.TrimSpace(b)
 		if len(tok) == 0 {
-			return nil, &ConfigError{Var: EnvTokenFile, Reason: "token file is empty"}
+			return nil, &VarError{Var: EnvTokenFile, Err: errors.New("token file is empty")}
 		}
 		v.SetToken(tok)
 		return &Session{Source: EnvTokenFile}, nil
@@ -76,7 +76,7 @@ func Authenticate(ctx context.Context, v vault.Client, c *Config, readFile func(
 	role := c.Role
 	if role == "" {
 		if role, err = serviceAccountName(jwt); err != nil {
-			return nil, &ConfigError{Var: EnvRole, Reason: "not set, and the ServiceAccount name cannot be read from the token: " + err.Error()}
+			return nil, &VarError{Var: EnvRole, Err: fmt.Errorf("not set, and the ServiceAccount name cannot be read from the token: %w", err)}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.ClientTimeout)

@@ -1,6 +1,7 @@
 package vaultenv
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,15 +91,6 @@ func (c *Config) Clear() {
 	c.Token = nil
 }
 
-// ConfigError names the variable whose value is invalid. It never holds the
-// value of VAULT_TOKEN.
-type ConfigError struct {
-	Var    string
-	Reason string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Reason }
-
 // ParseConfig reads the settings from environ ("KEY=VALUE" entries, as
 // os.Environ returns) and validates them. It does no I/O.
 func ParseConfig(environ []string) (*Config, error) {
@@ -173,29 +165,29 @@ func ParseConfig(environ []string) (*Config, error) {
 func (c *Config) validate() error {
 	u, err := url.Parse(c.Addr)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "unix") || (u.Host == "" && u.Scheme != "unix") {
-		return &ConfigError{Var: EnvAddr, Reason: "must be an http(s):// or unix:// URL"}
+		return &VarError{Var: EnvAddr, Err: errors.New("must be an http(s):// or unix:// URL")}
 	}
 	switch c.AuthMethod {
 	case AuthKubernetes, AuthJWT:
 	default:
-		return &ConfigError{Var: EnvAuthMethod, Reason: fmt.Sprintf("unsupported auth method %q (want %q or %q)", c.AuthMethod, AuthKubernetes, AuthJWT)}
+		return &VarError{Var: EnvAuthMethod, Err: fmt.Errorf("unsupported auth method %q (want %q or %q)", c.AuthMethod, AuthKubernetes, AuthJWT)}
 	}
 	if c.AuthPath == "" {
-		return &ConfigError{Var: EnvAuthPath, Reason: "must not be empty"}
+		return &VarError{Var: EnvAuthPath, Err: errors.New("must not be empty")}
 	}
 	if c.Login && c.TokenFile != "" {
-		return &ConfigError{Var: EnvTokenFile, Reason: "cannot be combined with " + EnvToken + "=" + LoginToken}
+		return &VarError{Var: EnvTokenFile, Err: errors.New("cannot be combined with " + EnvToken + "=" + LoginToken)}
 	}
 	if c.TransitPath == "" {
-		return &ConfigError{Var: EnvTransitPath, Reason: "must not be empty"}
+		return &VarError{Var: EnvTransitPath, Err: errors.New("must not be empty")}
 	}
 	for _, n := range c.Passthrough {
 		if n == EnvToken {
-			return &ConfigError{Var: EnvPassthrough, Reason: EnvToken + " cannot be passed through; use " + EnvToken + "=" + LoginToken}
+			return &VarError{Var: EnvPassthrough, Err: errors.New(EnvToken + " cannot be passed through; use " + EnvToken + "=" + LoginToken)}
 		}
 	}
 	if c.RevokeToken && c.Login {
-		return &ConfigError{Var: EnvRevokeToken, Reason: "cannot revoke the token handed to the application (" + EnvToken + "=" + LoginToken + ")"}
+		return &VarError{Var: EnvRevokeToken, Err: errors.New("cannot revoke the token handed to the application (" + EnvToken + "=" + LoginToken + ")")}
 	}
 	return nil
 }
@@ -253,7 +245,7 @@ type parser struct{ err error }
 
 func (p *parser) fail(name, reason string) {
 	if p.err == nil {
-		p.err = &ConfigError{Var: name, Reason: reason}
+		p.err = &VarError{Var: name, Err: errors.New(reason)}
 	}
 }
 

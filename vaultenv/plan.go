@@ -10,8 +10,9 @@ import (
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
 )
 
-// VarError ties an error to the environment variable it concerns. Its text
-// names the variable and the Vault path, never a value.
+// VarError ties an error to the environment variable it concerns: an invalid
+// setting, or a reference that failed. Its text names the variable (and the
+// Vault path), never a value.
 type VarError struct {
 	Var string
 	Err error
@@ -71,12 +72,12 @@ func NewPlan(c *Config, environ []string) (*Plan, error) {
 	for _, fp := range c.FromPath {
 		k, err := parseFromPath(fp)
 		if err != nil {
-			return nil, &ConfigError{Var: EnvFromPath, Reason: err.Error()}
+			return nil, &VarError{Var: EnvFromPath, Err: err}
 		}
 		p.fromPaths = append(p.fromPaths, k)
 	}
 	if p.hasTransit && c.TransitKeyID == "" {
-		return nil, &ConfigError{Var: EnvTransitKeyID, Reason: "must be set to decrypt vault:v1: values"}
+		return nil, &VarError{Var: EnvTransitKeyID, Err: errors.New("must be set to decrypt vault:v1: values")}
 	}
 	return p, nil
 }
