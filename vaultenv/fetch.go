@@ -38,16 +38,18 @@ func (r *resolver) run(ctx context.Context) error {
 	defer cancel()
 	lim := make(limiter, MaxConcurrentFetches)
 
+	// The early reads, in the order of r.pending and by API path and version.
 	var early []*fetch
+	earlyByAPI := map[readKey]*fetch{}
 	for _, pr := range r.pending {
 		clean := strings.TrimLeft(pr.key.path, "/")
 		if !dataShaped(clean) {
 			continue
 		}
 		k := readKey{clean, pr.key.version}
-		if _, ok := r.early[k]; !ok {
+		if _, ok := earlyByAPI[k]; !ok {
 			f := &fetch{path: clean, version: pr.key.version, display: pr.key.path}
-			r.early[k] = f
+			earlyByAPI[k] = f
 			early = append(early, f)
 		}
 	}
@@ -85,7 +87,7 @@ func (r *resolver) run(ctx context.Context) error {
 		ak := readKey{api, pr.key.version}
 		f, ok := r.byAPI[ak]
 		if !ok {
-			if f = r.early[ak]; f != nil {
+			if f = earlyByAPI[ak]; f != nil {
 				f.display = pr.key.path
 			} else {
 				f = &fetch{path: api, version: pr.key.version, display: pr.key.path}

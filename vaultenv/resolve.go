@@ -64,7 +64,6 @@ type mount struct {
 type fetch struct {
 	path    string // API path
 	version int
-	write   bool
 	body    map[string]any
 	display string // the path as written, for messages
 	kv      int
@@ -91,12 +90,10 @@ type resolver struct {
 	mu      sync.Mutex
 	mounts  []mount
 	lookups map[string]mount
-	// reads by written path and version; by API path and version; reads
-	// started before the mount was known, by API path and version; writes
+	// reads by written path and version; by API path and version; writes
 	// by path and body.
 	reads   map[readKey]*fetch
 	byAPI   map[readKey]*fetch
-	early   map[readKey]*fetch
 	writes  map[writeKey]*fetch
 	transit map[string]*transitResult
 }
@@ -128,7 +125,6 @@ func Resolve(ctx context.Context, v vault.Client, p *Plan, s *Session, log *slog
 		lookups: map[string]mount{},
 		reads:   map[readKey]*fetch{},
 		byAPI:   map[readKey]*fetch{},
-		early:   map[readKey]*fetch{},
 		writes:  map[writeKey]*fetch{},
 		transit: map[string]*transitResult{},
 	}
@@ -162,7 +158,7 @@ func (r *resolver) collect() {
 			case ref.Write:
 				k := writeKey{rf.Path, rf.Body}
 				if _, ok := r.writes[k]; !ok {
-					r.writes[k] = &fetch{path: strings.TrimLeft(rf.Path, "/"), write: true, body: r.p.bodies[rf.Body], display: rf.Path}
+					r.writes[k] = &fetch{path: strings.TrimLeft(rf.Path, "/"), body: r.p.bodies[rf.Body], display: rf.Path}
 				}
 			case ref.Transit:
 				r.transit[rf.Ciphertext] = &transitResult{}
