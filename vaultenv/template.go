@@ -14,22 +14,9 @@ import (
 
 // Key templates. A reference key containing "${" is a text/template template
 // with the delimiters "${" and "}" over the secret's data map, as in the seed
-// product: every text/template builtin (and, or, not, len, index, slice,
-// print, printf, println, urlquery, html, js, eq, ne, lt, le, gt, ge, call)
-// and these Sprig-named functions, implemented here (Sprig is not linked):
-//
-//	b64enc S            standard padded base64 of S
-//	b64dec S            decode standard base64 (an error when invalid; Sprig
-//	                    returns the error text instead)
-//	toJson V            JSON encoding of V ("" when V cannot be encoded)
-//	toString V          V as a string (strings as-is, others with fmt)
-//	quote V...          each V double-quoted (Go syntax), joined by spaces
-//	squote V...         each V single-quoted, joined by spaces
-//	upper S  lower S  trim S
-//	trimPrefix P S  trimSuffix X S  replace OLD NEW S
-//	contains SUB S  hasPrefix P S  hasSuffix X S
-//	default D V         V, or D when V is empty (nil, "", 0, false, empty map or list)
-//	empty V             whether V is empty
+// product, with every builtin and the Sprig-named functions of
+// templateFuncs (Sprig is not linked; README "Key templates" lists them).
+// b64dec fails on invalid input, where Sprig returns the error text.
 //
 // A field the secret lacks (.missing) is an error that names the key. Values
 // are printed as text/template prints them (a map as map[k:v]; use toJson).
