@@ -40,12 +40,10 @@
 //
 // # Memory
 //
-// vault/api keeps the token as a Go string (api.Client's token field, and
-// each request's X-Vault-Token header); decoded responses (api.Secret: data
-// values, auth.client_token) are Go strings too; the JSON request body
-// (holding the login JWT) is a []byte inside vault/api and net/http. None of
-// these can be zeroed. ClearToken drops the client's reference and closes
-// idle connections; execve then discards the whole address space.
+// vault/api keeps the token, the login body and every response in Go strings
+// and buffers of its own, which cannot be zeroed (SECURITY.md, section
+// vault-env-memory). ClearToken drops the client's reference and closes idle
+// connections; execve then discards the whole address space.
 package vaultclient
 
 import (
