@@ -1,6 +1,7 @@
 package vaultenv
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -118,15 +119,15 @@ func ParseConfig(environ []string) (*Config, error) {
 	get := c0.get
 	p := parser{}
 	c := &Config{
-		Addr:             p.str(get, EnvAddr, DefaultAddr),
+		Addr:             cmp.Or(get(EnvAddr), DefaultAddr),
 		CACert:           get(EnvCACert),
 		SkipVerify:       p.boolean(get, EnvSkipVerify),
 		Namespace:        get(EnvNamespace),
 		ClientTimeout:    p.duration(get, EnvClientTimeout, DefaultClientTimeout, true),
-		AuthMethod:       p.str(get, EnvAuthMethod, AuthKubernetes),
-		AuthPath:         strings.Trim(p.str(get, EnvAuthPath, DefaultAuthPath), "/"),
+		AuthMethod:       cmp.Or(get(EnvAuthMethod), AuthKubernetes),
+		AuthPath:         strings.Trim(cmp.Or(get(EnvAuthPath), DefaultAuthPath), "/"),
 		Role:             get(EnvRole),
-		SATokenPath:      p.str(get, EnvSATokenPath, DefaultSATokenPath),
+		SATokenPath:      cmp.Or(get(EnvSATokenPath), DefaultSATokenPath),
 		TokenFile:        get(EnvTokenFile),
 		RevokeToken:      p.boolean(get, EnvRevokeToken),
 		IgnoreMissing:    p.boolean(get, EnvIgnoreMissing),
@@ -137,8 +138,9 @@ func ParseConfig(environ []string) (*Config, error) {
 		GracePeriod:      p.duration(get, EnvGracePeriod, DefaultGracePeriod, false),
 		JSONLog:          p.boolean(get, EnvJSONLog),
 		TransitKeyID:     get(EnvTransitKeyID),
-		TransitPath:      strings.Trim(p.str(get, EnvTransitPath, DefaultTransitPath), "/"),
+		TransitPath:      strings.Trim(cmp.Or(get(EnvTransitPath), DefaultTransitPath), "/"),
 		TransitBatchSize: p.positiveInt(get, EnvTransitBatchSize, DefaultTransitBatchSize),
+		LogLevel:         p.level(get(EnvLogLevel)),
 		SpecVars:         c0.SpecVars,
 		Ignored:          c0.Ignored,
 		env:              env,
@@ -150,7 +152,6 @@ func ParseConfig(environ []string) (*Config, error) {
 	default:
 		c.Token = []byte(tok)
 	}
-	c.LogLevel = p.level(get(EnvLogLevel))
 
 	if p.err == nil {
 		p.err = c.validate()
@@ -247,13 +248,6 @@ func (p *parser) fail(name, reason string) {
 	if p.err == nil {
 		p.err = &VarError{Var: name, Err: errors.New(reason)}
 	}
-}
-
-func (p *parser) str(get func(string) string, name, def string) string {
-	if v := get(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func (p *parser) boolean(get func(string) string, name string) bool {
