@@ -31,6 +31,9 @@ type Session struct {
 // String redacts.
 func (s *Session) String() string { return "vaultenv.Session{" + s.Source + "}" }
 
+// LogValue is String (slog.LogValuer).
+func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 // Clear zeroes the token bytes the session still holds.
 func (s *Session) Clear() {
 	clear(s.handoff)

@@ -86,6 +86,11 @@ func (c *Config) String() string {
 		c.Addr, c.AuthMethod, c.AuthPath, c.Role, c.Daemon)
 }
 
+// LogValue is String (slog.LogValuer): slog's JSON handler would otherwise
+// encode the exported fields, the token among them. Session and Result
+// redact the same way.
+func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // Clear zeroes the credential bytes the Config holds.
 func (c *Config) Clear() {
 	clear(c.Token)

@@ -43,8 +43,8 @@ func (r *resolver) run(ctx context.Context) error {
 	earlyByAPI := map[readKey]*fetch{}
 	for _, pr := range r.pending {
 		clean := strings.TrimLeft(pr.key.path, "/")
-		if !dataShaped(clean) {
-			continue
+		if strings.Index(clean, "/data/") <= 0 {
+			continue // not in the KV v2 form MOUNT/data/REST
 		}
 		k := readKey{clean, pr.key.version}
 		if _, ok := earlyByAPI[k]; !ok {
@@ -119,11 +119,6 @@ func (l limiter) do(wg *sync.WaitGroup, f func()) {
 		defer func() { <-l }()
 		f()
 	})
-}
-
-// dataShaped reports whether a path has the KV v2 form MOUNT/data/REST.
-func dataShaped(clean string) bool {
-	return strings.Index(clean, "/data/") > 0
 }
 
 // lookupResult is one mount lookup of a wave.

@@ -54,6 +54,9 @@ func (r *Result) String() string {
 	return fmt.Sprintf("vaultenv.Result{%d vars REDACTED}", len(r.Env))
 }
 
+// LogValue is String (slog.LogValuer).
+func (r *Result) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
 // mount is a secrets engine mount, as sys/internal/ui/mounts reports it.
 type mount struct {
 	path      string // with trailing "/"; "" when Vault would not say

@@ -25,7 +25,6 @@ type Setting struct {
 // Names of the settings vault-env itself interprets.
 const (
 	EnvAddr             = "VAULT_ADDR"
-	EnvAgentAddr        = "VAULT_AGENT_ADDR"
 	EnvCACert           = "VAULT_CACERT"
 	EnvSkipVerify       = "VAULT_SKIP_VERIFY"
 	EnvNamespace        = "VAULT_NAMESPACE"
@@ -60,7 +59,7 @@ func Settings() []Setting {
 	own := func(name, def, meaning string) Setting { return Setting{Name: name, Default: def, Meaning: meaning} }
 	return []Setting{
 		c(EnvAddr, "`https://127.0.0.1:8200`", "Vault address"),
-		c(EnvAgentAddr, "", "address of a Vault Agent (or proxy) to use instead of `VAULT_ADDR`; `unix:///path` for a socket"),
+		c("VAULT_AGENT_ADDR", "", "address of a Vault Agent (or proxy) to use instead of `VAULT_ADDR`; `unix:///path` for a socket"),
 		c(EnvCACert, "system roots", "PEM file of the CA for Vault's certificate"),
 		c("VAULT_CACERT_BYTES", "", "the same CA as PEM text"),
 		c("VAULT_CAPATH", "", "directory of PEM CA files"),

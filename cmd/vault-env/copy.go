@@ -35,16 +35,6 @@ func makeMountPoints(dir, list string) error {
 	return nil
 }
 
-// lookupEnv returns the value of name in environ ("" when absent).
-func lookupEnv(environ []string, name string) string {
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return v
-		}
-	}
-	return ""
-}
-
 // copySelf copies the running executable to dir/vault-env with mode 0555,
 // through a temporary file in dir and a rename, so a reader never sees a
 // partial file.

@@ -49,7 +49,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		if err := copySelf(args[2]); err != nil {
 			return err
 		}
-		return makeMountPoints(args[2], lookupEnv(environ, CopyDirsEnv))
+		return makeMountPoints(args[2], os.Getenv(CopyDirsEnv))
 	}
 	argv := args[1:]
 
