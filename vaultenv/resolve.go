@@ -283,9 +283,9 @@ func (r *resolver) valueOf(rf ref.Ref) (string, error) {
 	}
 	if rf.IsTemplate() {
 		out, err := r.p.templates[rf.Key].execute(f.data)
-		var mk *missingKeyError
-		if errors.As(err, &mk) {
-			return "", &MissingError{Path: rf.Path, Key: mk.key, Reason: "not found (key template)"}
+		if miss, ok := err.(*MissingError); ok {
+			miss.Path = rf.Path
+			return "", miss
 		}
 		if err != nil {
 			return "", fmt.Errorf("failed to execute key template of vault:%s: %w", rf.Path, err)

@@ -41,10 +41,11 @@ func parseTemplate(key string) (*keyTemplate, error) {
 	return &keyTemplate{t: t}, nil
 }
 
-// execute renders t over data.
+// execute renders t over data. A field data lacks is a *MissingError
+// without Path (the caller knows it).
 func (t *keyTemplate) execute(data map[string]any) (string, error) {
 	if k, ok := missingField(t.t.Tree.Root, data); ok {
-		return "", &missingKeyError{key: k}
+		return "", &MissingError{Key: k, Reason: "not found (key template)"}
 	}
 	var b strings.Builder
 	if err := t.t.Execute(&b, data); err != nil {
@@ -52,11 +53,6 @@ func (t *keyTemplate) execute(data map[string]any) (string, error) {
 	}
 	return b.String(), nil
 }
-
-// missingKeyError is a template field the secret lacks.
-type missingKeyError struct{ key string }
-
-func (e *missingKeyError) Error() string { return fmt.Sprintf("map has no entry for key %q", e.key) }
 
 // missingField finds a field .KEY used where dot is the secret (outside
 // range and with bodies) that data lacks, so that the error can name it.
