@@ -250,14 +250,11 @@ func (r *resolver) read(ctx context.Context, f *fetch) {
 
 func finishRead(f *fetch) {
 	sec, err := f.secret, f.err
-	f.err = nil
 	switch {
-	case err != nil && vault.StatusCode(err) == 404:
+	case vault.StatusCode(err) == 404 || (err == nil && sec == nil):
 		f.err = &MissingError{Path: f.display, Reason: "not found"}
 	case err != nil:
 		f.err = fmt.Errorf("failed to read vault:%s: %w", f.display, err)
-	case sec == nil:
-		f.err = &MissingError{Path: f.display, Reason: "not found"}
 	default:
 		f.data, f.err = secretData(sec, f)
 	}
