@@ -197,23 +197,16 @@ func empty(v any) bool {
 	return rv.IsZero()
 }
 
-// toString renders a secret field as an environment value: strings as-is,
-// numbers and booleans in JSON form, maps and lists as JSON (the seed
-// product refuses them; README "Differences").
+// toString renders a secret field (a JSON value as vault.Secret holds it) as
+// an environment value: strings as-is, null as "", numbers and booleans in
+// JSON form, maps and lists as JSON (the seed product refuses them; README
+// "Differences").
 func toString(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
 		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case []byte:
-		return string(x)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
