@@ -36,20 +36,17 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("refusing vault redirect from %s to %s: another host would receive the token", e.From, e.To)
 }
 
-// isMetadata reports whether a is a cloud metadata address, in any of its
-// IPv6 spellings of an IPv4 address: the webhook's own classifier
-// (package netguard, standard library only), so vault-env and the webhook
-// refuse the same addresses.
-func isMetadata(a netip.Addr) bool { return netguard.Classify(a) == netguard.Metadata }
-
 // refuseMetadata is the dial guard: as net.Dialer.ControlContext it sees the
-// resolved address of every connection attempt before connect(2).
+// resolved address of every connection attempt before connect(2). It asks
+// the webhook's own classifier (package netguard: a metadata address in any
+// IPv6 spelling of an IPv4 one), so vault-env and the webhook refuse the
+// same addresses.
 func refuseMetadata(_ context.Context, _, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("failed to check dial address %q: %w", address, err)
 	}
-	if isMetadata(ap.Addr()) {
+	if netguard.Classify(ap.Addr()) == netguard.Metadata {
 		return &MetadataAddressError{Addr: ap.Addr().Unmap()}
 	}
 	return nil

@@ -166,8 +166,6 @@ func strval(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
-	case json.Number:
-		return x.String()
 	case []byte:
 		return string(x)
 	case nil:
