@@ -187,10 +187,8 @@ func (c *Config) validate() error {
 	if c.TransitPath == "" {
 		return &VarError{Var: EnvTransitPath, Err: errors.New("must not be empty")}
 	}
-	for _, n := range c.Passthrough {
-		if n == EnvToken {
-			return &VarError{Var: EnvPassthrough, Err: errors.New(EnvToken + " cannot be passed through; use " + EnvToken + "=" + LoginToken)}
-		}
+	if slices.Contains(c.Passthrough, EnvToken) {
+		return &VarError{Var: EnvPassthrough, Err: errors.New(EnvToken + " cannot be passed through; use " + EnvToken + "=" + LoginToken)}
 	}
 	if c.RevokeToken && c.Login {
 		return &VarError{Var: EnvRevokeToken, Err: errors.New("cannot revoke the token handed to the application (" + EnvToken + "=" + LoginToken + ")")}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -115,15 +116,7 @@ func (p *Plan) check(v ref.Value) error {
 
 // NeedsVault reports whether resolving needs Vault at all.
 func (p *Plan) NeedsVault() bool {
-	if len(p.cfg.FromPath) > 0 {
-		return true
-	}
-	for _, e := range p.entries {
-		if e.refs {
-			return true
-		}
-	}
-	return false
+	return len(p.cfg.FromPath) > 0 || slices.ContainsFunc(p.entries, func(e entry) bool { return e.refs })
 }
 
 // parseFromPath parses one VAULT_ENV_FROM_PATH entry: PATH or PATH#VERSION,

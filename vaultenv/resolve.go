@@ -120,8 +120,8 @@ type transitResult struct {
 }
 
 // Resolve fetches everything p references (each distinct path once,
-// concurrently) and builds the child's environment. With token non-nil, it
-// is added as VAULT_TOKEN (VAULT_TOKEN=vault:login).
+// concurrently) and builds the child's environment. A token s holds for the
+// application (VAULT_TOKEN=vault:login) is added as VAULT_TOKEN.
 func Resolve(ctx context.Context, v vault.Client, p *Plan, s *Session, log *slog.Logger) (*Result, error) {
 	r := &resolver{
 		v: v, p: p, log: log,
