@@ -60,10 +60,9 @@ import (
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
-// Retry backoff (vault/api's linear jitter: retry n waits n times a random
-// duration in [min, max]). vault/api's defaults are 1 s and 1.5 s; a
-// container start waits on this, so vault-env keeps the shorter bounds its
-// own client had.
+// Retry backoff bounds: retry n waits n times a random duration in
+// [min, max] (vault/api's linear jitter); the package doc says why they are
+// shorter than vault/api's.
 const (
 	minRetryWait = 100 * time.Millisecond
 	maxRetryWait = time.Second
