@@ -58,14 +58,12 @@ func (r *resolver) run(ctx context.Context) error {
 	var lookups sync.WaitGroup
 	wave := r.lookupWave(ctx, lim, &lookups, true)
 	if len(early) > 0 || len(r.transit) > 0 {
-		all.Add(1)
-		go func() {
-			defer all.Done()
+		all.Go(func() {
 			for _, f := range early {
 				lim.do(&all, func() { r.read(ctx, f) })
 			}
 			r.startTransit(ctx, lim, &all)
-		}()
+		})
 	}
 	for {
 		lookups.Wait()
@@ -272,8 +270,7 @@ func secretData(sec *vault.Secret, f *fetch) (map[string]any, error) {
 		}
 		return sec.Data, nil
 	}
-	inner, _ := sec.Data["data"].(map[string]any)
-	if inner != nil {
+	if inner, _ := sec.Data["data"].(map[string]any); inner != nil {
 		return inner, nil
 	}
 	meta, _ := sec.Data["metadata"].(map[string]any)

@@ -76,8 +76,7 @@ func watchAll(ctx context.Context, v vault.Client, s *Session, leases []Lease, l
 // watch keeps one item alive; it returns nil when ctx is done, or an error
 // wrapping ErrLeaseEnded when the item expired for good.
 func watch(ctx context.Context, it watched, log *slog.Logger) error {
-	increment := it.ttl
-	ttl := it.ttl
+	increment, ttl := it.ttl, it.ttl
 	expire := time.Now().Add(ttl)
 	for {
 		if !sleepCtx(ctx, ttl*2/3) {

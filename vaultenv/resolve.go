@@ -151,10 +151,7 @@ func (r *resolver) collect() {
 		}
 	}
 	for _, e := range r.p.entries {
-		if !e.refs {
-			continue
-		}
-		for _, rf := range e.value.Refs() {
+		for _, rf := range e.value.Refs() { // none unless e.refs
 			switch rf.Kind {
 			case ref.Read:
 				addRead(rf.Path, rf.Version, e.name)
