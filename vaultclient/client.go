@@ -8,13 +8,9 @@
 //
 // [New] is api.DefaultConfig() followed by api.NewClient, so every variable
 // vault/api reads from the process environment (api.Config.ReadEnvironment
-// and NewClient: VAULT_ADDR, VAULT_AGENT_ADDR, VAULT_CACERT,
-// VAULT_CACERT_BYTES, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
-// VAULT_CLIENT_TIMEOUT, VAULT_SKIP_VERIFY, VAULT_TLS_SERVER_NAME,
-// VAULT_MAX_RETRIES, VAULT_SRV_LOOKUP, VAULT_RATE_LIMIT, VAULT_HTTP_PROXY,
-// VAULT_PROXY_ADDR, VAULT_DISABLE_REDIRECTS, VAULT_NAMESPACE, VAULT_HEADERS,
-// and VAULT_WRAP_TTL at request time) works exactly as it does in vault/api
-// v1.22.0, as do HTTPS_PROXY, HTTP_PROXY and NO_PROXY. vault-env's runtime
+// and NewClient: the settings vaultenv.Settings marks Client, VAULT_WRAP_TTL
+// at request time) works exactly as it does in vault/api v1.22.0, as do
+// HTTPS_PROXY, HTTP_PROXY and NO_PROXY. vault-env's runtime
 // decides which of them the process environment holds before New is called
 // (vaultenv.Config.ClientEnv); VAULT_TOKEN is never read from it: the token
 // comes through SetToken.
@@ -44,12 +40,10 @@
 //
 // # Memory
 //
-// vault/api keeps the token as a Go string (api.Client's token field, and
-// each request's X-Vault-Token header); decoded responses (api.Secret: data
-// values, auth.client_token) are Go strings too; the JSON request body
-// (holding the login JWT) is a []byte inside vault/api and net/http. None of
-// these can be zeroed. ClearToken drops the client's reference and closes
-// idle connections; execve then discards the whole address space.
+// vault/api keeps the token, the login body and every response in Go strings
+// and buffers of its own, which cannot be zeroed (SECURITY.md, section
+// vault-env-memory). ClearToken drops the client's reference and closes idle
+// connections; execve then discards the whole address space.
 package vaultclient
 
 import (
@@ -66,10 +60,9 @@ import (
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
-// Retry backoff (vault/api's linear jitter: retry n waits n times a random
-// duration in [min, max]). vault/api's defaults are 1 s and 1.5 s; a
-// container start waits on this, so vault-env keeps the shorter bounds its
-// own client had.
+// Retry backoff bounds: retry n waits n times a random duration in
+// [min, max] (vault/api's linear jitter); the package doc says why they are
+// shorter than vault/api's.
 const (
 	minRetryWait = 100 * time.Millisecond
 	maxRetryWait = time.Second
@@ -99,7 +92,7 @@ func New() (*Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("failed to configure vault client: unexpected transport %T", cfg.HttpClient.Transport)
 	}
-	tr.DialContext = guardedDialer(nil).DialContext
+	tr.DialContext = guardedDialer().DialContext
 	cfg.HttpClient.CheckRedirect = checkRedirect
 	cfg.CheckRetry = checkRetry
 	cfg.MinRetryWait, cfg.MaxRetryWait = minRetryWait, maxRetryWait
@@ -113,13 +106,6 @@ func New() (*Client, error) {
 	cfg.HttpClient.Transport = &redirectGuard{next: tr}
 	return &Client{api: c, tr: tr}, nil
 }
-
-// Address is the address requests go to (VAULT_AGENT_ADDR when set, else
-// VAULT_ADDR).
-func (c *Client) Address() string { return c.api.Address() }
-
-// Timeout is the per-request timeout (VAULT_CLIENT_TIMEOUT, default 60s).
-func (c *Client) Timeout() time.Duration { return c.api.ClientTimeout() }
 
 // Read reads path with optional query parameters. A 404 without data or
 // warnings is (nil, nil), as in vault/api.
@@ -192,12 +178,10 @@ func convert(s *api.Secret) *vault.Secret {
 		LeaseID:       s.LeaseID,
 		LeaseDuration: time.Duration(s.LeaseDuration) * time.Second,
 		Renewable:     s.Renewable,
-		Warnings:      s.Warnings,
 	}
 	if s.Auth != nil {
 		out.Auth = &vault.Auth{
 			ClientToken:   []byte(s.Auth.ClientToken),
-			Accessor:      s.Auth.Accessor,
 			LeaseDuration: time.Duration(s.Auth.LeaseDuration) * time.Second,
 			Renewable:     s.Auth.Renewable,
 		}

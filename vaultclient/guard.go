@@ -36,43 +36,29 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("refusing vault redirect from %s to %s: another host would receive the token", e.From, e.To)
 }
 
-// isMetadata reports whether a is a cloud metadata address, in any of its
-// IPv6 spellings of an IPv4 address: the webhook's own classifier
-// (package netguard, standard library only), so vault-env and the webhook
-// refuse the same addresses.
-func isMetadata(a netip.Addr) bool { return netguard.Classify(a) == netguard.Metadata }
-
-// controlFunc is net.Dialer.ControlContext: it sees the resolved address of
-// every connection attempt before connect(2).
-type controlFunc func(ctx context.Context, network, address string, c syscall.RawConn) error
-
-// refuseMetadata is the dial guard.
+// refuseMetadata is the dial guard: as net.Dialer.ControlContext it sees the
+// resolved address of every connection attempt before connect(2). It asks
+// the webhook's own classifier (package netguard: a metadata address in any
+// IPv6 spelling of an IPv4 one), so vault-env and the webhook refuse the
+// same addresses.
 func refuseMetadata(_ context.Context, _, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("failed to check dial address %q: %w", address, err)
 	}
-	if isMetadata(ap.Addr()) {
+	if netguard.Classify(ap.Addr()) == netguard.Metadata {
 		return &MetadataAddressError{Addr: ap.Addr().Unmap()}
 	}
 	return nil
 }
 
 // guardedDialer is cleanhttp's dialer (30s timeout and keep-alive) with the
-// dial guard; next, when not nil, runs after it (a test hook).
-func guardedDialer(next controlFunc) *net.Dialer {
+// dial guard.
+func guardedDialer() *net.Dialer {
 	return &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		ControlContext: func(ctx context.Context, network, address string, c syscall.RawConn) error {
-			if err := refuseMetadata(ctx, network, address, c); err != nil {
-				return err
-			}
-			if next != nil {
-				return next(ctx, network, address, c)
-			}
-			return nil
-		},
+		Timeout:        30 * time.Second,
+		KeepAlive:      30 * time.Second,
+		ControlContext: refuseMetadata,
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-func TestIsMetadata(t *testing.T) {
+func TestRefuseMetadataAddresses(t *testing.T) {
 	tests := []struct {
 		addr string
 		want bool
@@ -36,8 +36,10 @@ func TestIsMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
-			if got := isMetadata(netip.MustParseAddr(tt.addr)); got != tt.want {
-				t.Fatalf("isMetadata(%s) = %t, want %t", tt.addr, got, tt.want)
+			ap := netip.AddrPortFrom(netip.MustParseAddr(tt.addr), 443)
+			var me *MetadataAddressError
+			if got := errors.As(refuseMetadata(context.Background(), "tcp", ap.String(), nil), &me); got != tt.want {
+				t.Fatalf("refuseMetadata(%s) refused = %t, want %t", ap, got, tt.want)
 			}
 		})
 	}
@@ -67,10 +69,12 @@ func TestDialGuardSeesResolvedAddress(t *testing.T) {
 	}
 	defer l.Close()
 	var seen []string
-	d := guardedDialer(func(_ context.Context, _, address string, _ syscall.RawConn) error {
+	d := guardedDialer()
+	guard := d.ControlContext
+	d.ControlContext = func(ctx context.Context, network, address string, c syscall.RawConn) error {
 		seen = append(seen, address)
-		return nil
-	})
+		return guard(ctx, network, address, c)
+	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	c, err := d.DialContext(context.Background(), "tcp4", net.JoinHostPort("localhost", port))
 	if err != nil {

@@ -31,6 +31,9 @@ type Session struct {
 // String redacts.
 func (s *Session) String() string { return "vaultenv.Session{" + s.Source + "}" }
 
+// LogValue is String (slog.LogValuer).
+func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 // Clear zeroes the token bytes the session still holds.
 func (s *Session) Clear() {
 	clear(s.handoff)
@@ -62,7 +65,7 @@ func Authenticate(ctx context.Context, v vault.Client, c *Config, readFile func(
 		defer clear(b)
 		tok := bytes.TrimSpace(b)
 		if len(tok) == 0 {
-			return nil, &ConfigError{Var: EnvTokenFile, Reason: "token file is empty"}
+			return nil, &VarError{Var: EnvTokenFile, Err: errors.New("token file is empty")}
 		}
 		v.SetToken(tok)
 		return &Session{Source: EnvTokenFile}, nil
@@ -76,7 +79,7 @@ func Authenticate(ctx context.Context, v vault.Client, c *Config, readFile func(
 	role := c.Role
 	if role == "" {
 		if role, err = serviceAccountName(jwt); err != nil {
-			return nil, &ConfigError{Var: EnvRole, Reason: "not set, and the ServiceAccount name cannot be read from the token: " + err.Error()}
+			return nil, &VarError{Var: EnvRole, Err: fmt.Errorf("not set, and the ServiceAccount name cannot be read from the token: %w", err)}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.ClientTimeout)
@@ -112,12 +115,8 @@ func loginWithRetry(ctx context.Context, v vault.Client, path, role string, jwt 
 			return nil, err // a wrong role or mount does not heal by retrying
 		}
 		log.Warn("vault login failed, retrying", "attempt", attempt, "in", wait, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, wait) {
 			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		case <-t.C:
 		}
 		wait = min(2*wait, loginBackoffMax)
 	}
@@ -153,11 +152,8 @@ func serviceAccountName(jwt []byte) (string, error) {
 // from a login (daemon mode needs them to renew it).
 func LookupToken(ctx context.Context, v vault.Client, s *Session) error {
 	sec, err := v.Read(ctx, "auth/token/lookup-self", nil)
-	if err != nil {
-		return fmt.Errorf("failed to look up the vault token: %w", err)
-	}
-	if sec == nil {
-		return errors.New("failed to look up the vault token: empty response")
+	if err := checked(err, sec == nil, "look up the vault token"); err != nil {
+		return err
 	}
 	s.TTL = seconds(sec.Data["ttl"])
 	s.Renewable, _ = sec.Data["renewable"].(bool)
@@ -172,19 +168,10 @@ func RevokeToken(ctx context.Context, v vault.Client) error {
 	return nil
 }
 
-// seconds converts a JSON number of seconds to a duration.
+// seconds converts a JSON number of seconds (vault/api decodes numbers as
+// json.Number) to a duration; anything else is 0.
 func seconds(x any) time.Duration {
-	switch n := x.(type) {
-	case json.Number:
-		if i, err := n.Int64(); err == nil {
-			return time.Duration(i) * time.Second
-		}
-	case float64:
-		return time.Duration(n * float64(time.Second))
-	case int:
-		return time.Duration(n) * time.Second
-	case int64:
-		return time.Duration(n) * time.Second
-	}
-	return 0
+	n, _ := x.(json.Number)
+	i, _ := n.Int64()
+	return time.Duration(i) * time.Second
 }

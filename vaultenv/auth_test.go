@@ -165,9 +165,9 @@ func TestParseConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := ParseConfig(append(tt.environ, "VAULT_TOKEN_X=ignored"))
 			if tt.wantVar != "" {
-				var ce *ConfigError
-				if !errors.As(err, &ce) || ce.Var != tt.wantVar {
-					t.Fatalf("err = %v, want a ConfigError for %s", err, tt.wantVar)
+				var ve *VarError
+				if !errors.As(err, &ve) || ve.Var != tt.wantVar {
+					t.Fatalf("err = %v, want a VarError for %s", err, tt.wantVar)
 				}
 				return
 			}

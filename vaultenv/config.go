@@ -1,6 +1,8 @@
 package vaultenv
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,20 +86,16 @@ func (c *Config) String() string {
 		c.Addr, c.AuthMethod, c.AuthPath, c.Role, c.Daemon)
 }
 
+// LogValue is String (slog.LogValuer): slog's JSON handler would otherwise
+// encode the exported fields, the token among them. Session and Result
+// redact the same way.
+func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // Clear zeroes the credential bytes the Config holds.
 func (c *Config) Clear() {
 	clear(c.Token)
 	c.Token = nil
 }
-
-// ConfigError names the variable whose value is invalid. It never holds the
-// value of VAULT_TOKEN.
-type ConfigError struct {
-	Var    string
-	Reason string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Reason }
 
 // ParseConfig reads the settings from environ ("KEY=VALUE" entries, as
 // os.Environ returns) and validates them. It does no I/O.
@@ -126,15 +124,15 @@ func ParseConfig(environ []string) (*Config, error) {
 	get := c0.get
 	p := parser{}
 	c := &Config{
-		Addr:             p.str(get, EnvAddr, DefaultAddr),
+		Addr:             cmp.Or(get(EnvAddr), DefaultAddr),
 		CACert:           get(EnvCACert),
 		SkipVerify:       p.boolean(get, EnvSkipVerify),
 		Namespace:        get(EnvNamespace),
 		ClientTimeout:    p.duration(get, EnvClientTimeout, DefaultClientTimeout, true),
-		AuthMethod:       p.str(get, EnvAuthMethod, AuthKubernetes),
-		AuthPath:         strings.Trim(p.str(get, EnvAuthPath, DefaultAuthPath), "/"),
+		AuthMethod:       cmp.Or(get(EnvAuthMethod), AuthKubernetes),
+		AuthPath:         strings.Trim(cmp.Or(get(EnvAuthPath), DefaultAuthPath), "/"),
 		Role:             get(EnvRole),
-		SATokenPath:      p.str(get, EnvSATokenPath, DefaultSATokenPath),
+		SATokenPath:      cmp.Or(get(EnvSATokenPath), DefaultSATokenPath),
 		TokenFile:        get(EnvTokenFile),
 		RevokeToken:      p.boolean(get, EnvRevokeToken),
 		IgnoreMissing:    p.boolean(get, EnvIgnoreMissing),
@@ -145,8 +143,9 @@ func ParseConfig(environ []string) (*Config, error) {
 		GracePeriod:      p.duration(get, EnvGracePeriod, DefaultGracePeriod, false),
 		JSONLog:          p.boolean(get, EnvJSONLog),
 		TransitKeyID:     get(EnvTransitKeyID),
-		TransitPath:      strings.Trim(p.str(get, EnvTransitPath, DefaultTransitPath), "/"),
+		TransitPath:      strings.Trim(cmp.Or(get(EnvTransitPath), DefaultTransitPath), "/"),
 		TransitBatchSize: p.positiveInt(get, EnvTransitBatchSize, DefaultTransitBatchSize),
+		LogLevel:         p.level(get(EnvLogLevel)),
 		SpecVars:         c0.SpecVars,
 		Ignored:          c0.Ignored,
 		env:              env,
@@ -158,7 +157,6 @@ func ParseConfig(environ []string) (*Config, error) {
 	default:
 		c.Token = []byte(tok)
 	}
-	c.LogLevel = p.level(get(EnvLogLevel))
 
 	if p.err == nil {
 		p.err = c.validate()
@@ -173,29 +171,27 @@ func ParseConfig(environ []string) (*Config, error) {
 func (c *Config) validate() error {
 	u, err := url.Parse(c.Addr)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "unix") || (u.Host == "" && u.Scheme != "unix") {
-		return &ConfigError{Var: EnvAddr, Reason: "must be an http(s):// or unix:// URL"}
+		return &VarError{Var: EnvAddr, Err: errors.New("must be an http(s):// or unix:// URL")}
 	}
 	switch c.AuthMethod {
 	case AuthKubernetes, AuthJWT:
 	default:
-		return &ConfigError{Var: EnvAuthMethod, Reason: fmt.Sprintf("unsupported auth method %q (want %q or %q)", c.AuthMethod, AuthKubernetes, AuthJWT)}
+		return &VarError{Var: EnvAuthMethod, Err: fmt.Errorf("unsupported auth method %q (want %q or %q)", c.AuthMethod, AuthKubernetes, AuthJWT)}
 	}
 	if c.AuthPath == "" {
-		return &ConfigError{Var: EnvAuthPath, Reason: "must not be empty"}
+		return &VarError{Var: EnvAuthPath, Err: errors.New("must not be empty")}
 	}
 	if c.Login && c.TokenFile != "" {
-		return &ConfigError{Var: EnvTokenFile, Reason: "cannot be combined with " + EnvToken + "=" + LoginToken}
+		return &VarError{Var: EnvTokenFile, Err: errors.New("cannot be combined with " + EnvToken + "=" + LoginToken)}
 	}
 	if c.TransitPath == "" {
-		return &ConfigError{Var: EnvTransitPath, Reason: "must not be empty"}
+		return &VarError{Var: EnvTransitPath, Err: errors.New("must not be empty")}
 	}
-	for _, n := range c.Passthrough {
-		if n == EnvToken {
-			return &ConfigError{Var: EnvPassthrough, Reason: EnvToken + " cannot be passed through; use " + EnvToken + "=" + LoginToken}
-		}
+	if slices.Contains(c.Passthrough, EnvToken) {
+		return &VarError{Var: EnvPassthrough, Err: errors.New(EnvToken + " cannot be passed through; use " + EnvToken + "=" + LoginToken)}
 	}
 	if c.RevokeToken && c.Login {
-		return &ConfigError{Var: EnvRevokeToken, Reason: "cannot revoke the token handed to the application (" + EnvToken + "=" + LoginToken + ")"}
+		return &VarError{Var: EnvRevokeToken, Err: errors.New("cannot revoke the token handed to the application (" + EnvToken + "=" + LoginToken + ")")}
 	}
 	return nil
 }
@@ -253,15 +249,8 @@ type parser struct{ err error }
 
 func (p *parser) fail(name, reason string) {
 	if p.err == nil {
-		p.err = &ConfigError{Var: name, Reason: reason}
+		p.err = &VarError{Var: name, Err: errors.New(reason)}
 	}
-}
-
-func (p *parser) str(get func(string) string, name, def string) string {
-	if v := get(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func (p *parser) boolean(get func(string) string, name string) bool {

@@ -26,12 +26,6 @@ type SuperviseOptions struct {
 	Delay       time.Duration // before starting the child
 	GracePeriod time.Duration // SIGTERM to SIGKILL when a lease ends for good
 	Log         *slog.Logger
-
-	// Stdio defaults to os.Stdin, os.Stdout, os.Stderr.
-	Stdio []*os.File
-	// ReapAll makes the supervisor reap every child it inherits (it is PID
-	// 1). Default: os.Getpid() == 1.
-	ReapAll *bool
 }
 
 // Supervise runs the child with the same stdio, forwards every signal to it,
@@ -40,13 +34,6 @@ type SuperviseOptions struct {
 // renewed any more, the child gets SIGTERM, then SIGKILL after GracePeriod.
 func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
 	log := o.Log // vault-env's main made the process non-dumpable first thing
-	if o.Stdio == nil {
-		o.Stdio = []*os.File{os.Stdin, os.Stdout, os.Stderr}
-	}
-	reapAll := os.Getpid() == 1
-	if o.ReapAll != nil {
-		reapAll = *o.ReapAll
-	}
 	if o.Session != nil && o.Session.TTL == 0 && o.Vault != nil {
 		if err := LookupToken(ctx, o.Vault, o.Session); err != nil {
 			log.Warn("token not renewed: lookup failed", "error", err)
@@ -54,12 +41,8 @@ func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
 	}
 	if o.Delay > 0 {
 		log.Info("delaying start", "delay", o.Delay)
-		t := time.NewTimer(o.Delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, o.Delay) {
 			return 0, ctx.Err()
-		case <-t.C:
 		}
 	}
 
@@ -68,7 +51,7 @@ func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
 
-	proc, err := os.StartProcess(o.Path, o.Argv, &os.ProcAttr{Env: o.Env, Files: o.Stdio})
+	proc, err := os.StartProcess(o.Path, o.Argv, &os.ProcAttr{Env: o.Env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
 	if err != nil {
 		return 0, fmt.Errorf("failed to start %q: %w", o.Path, err)
 	}
@@ -76,7 +59,7 @@ func Supervise(ctx context.Context, o SuperviseOptions) (int, error) {
 	log.Info("started child", "pid", proc.Pid)
 
 	exited := make(chan syscall.WaitStatus, 1)
-	go reap(proc.Pid, reapAll, exited, log)
+	go reap(proc.Pid, os.Getpid() == 1, exited, log)
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -7,8 +7,8 @@ import (
 	"syscall"
 )
 
-// LookPath resolves argv0 like exec.LookPath, against the PATH given (the
-// child's PATH), but refuses a match relative to the working directory
+// LookPath resolves argv0 like exec.LookPath, against vault-env's PATH (the
+// child's too), but refuses a match relative to the working directory
 // (exec.ErrDot): "app" must not run ./app because PATH holds ".".
 func LookPath(argv0 string) (string, error) {
 	if argv0 == "" {

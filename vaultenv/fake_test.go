@@ -86,7 +86,6 @@ func (f *fakeVault) Write(_ context.Context, path string, data map[string]any) (
 }
 
 func (f *fakeVault) SetToken(t []byte) { f.mu.Lock(); f.token = string(t); f.mu.Unlock() }
-func (f *fakeVault) ClearToken()       { f.mu.Lock(); f.token = ""; f.mu.Unlock() }
 
 func (f *fakeVault) kv2(mount string) {
 	f.mounts[mount] = map[string]any{"path": mount, "type": "kv", "options": map[string]any{"version": "2"}}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,16 +38,18 @@ func (r *resolver) run(ctx context.Context) error {
 	defer cancel()
 	lim := make(limiter, MaxConcurrentFetches)
 
+	// The early reads, in the order of r.pending and by API path and version.
 	var early []*fetch
+	earlyByAPI := map[readKey]*fetch{}
 	for _, pr := range r.pending {
 		clean := strings.TrimLeft(pr.key.path, "/")
-		if !dataShaped(clean) {
-			continue
+		if strings.Index(clean, "/data/") <= 0 {
+			continue // not in the KV v2 form MOUNT/data/REST
 		}
 		k := readKey{clean, pr.key.version}
-		if _, ok := r.early[k]; !ok {
+		if _, ok := earlyByAPI[k]; !ok {
 			f := &fetch{path: clean, version: pr.key.version, display: pr.key.path}
-			r.early[k] = f
+			earlyByAPI[k] = f
 			early = append(early, f)
 		}
 	}
@@ -55,19 +58,19 @@ func (r *resolver) run(ctx context.Context) error {
 	var lookups sync.WaitGroup
 	wave := r.lookupWave(ctx, lim, &lookups, true)
 	if len(early) > 0 || len(r.transit) > 0 {
-		all.Add(1)
-		go func() {
-			defer all.Done()
+		all.Go(func() {
 			for _, f := range early {
 				lim.do(&all, func() { r.read(ctx, f) })
 			}
 			r.startTransit(ctx, lim, &all)
-		}()
+		})
 	}
 	for {
 		lookups.Wait()
-		if err := r.firstLookupError(wave); err != nil {
-			return err
+		for _, l := range wave {
+			if l.err != nil {
+				return &VarError{Var: l.varName, Err: l.err}
+			}
 		}
 		if wave = r.lookupWave(ctx, lim, &lookups, false); len(wave) == 0 {
 			break
@@ -82,7 +85,7 @@ func (r *resolver) run(ctx context.Context) error {
 		ak := readKey{api, pr.key.version}
 		f, ok := r.byAPI[ak]
 		if !ok {
-			if f = r.early[ak]; f != nil {
+			if f = earlyByAPI[ak]; f != nil {
 				f.display = pr.key.path
 			} else {
 				f = &fetch{path: api, version: pr.key.version, display: pr.key.path}
@@ -109,17 +112,11 @@ type limiter chan struct{}
 // do runs f in a goroutine counted by wg once a slot is free; it blocks
 // the caller until then.
 func (l limiter) do(wg *sync.WaitGroup, f func()) {
-	wg.Add(1)
 	l <- struct{}{}
-	go func() {
-		defer func() { <-l; wg.Done() }()
+	wg.Go(func() {
+		defer func() { <-l }()
 		f()
-	}()
-}
-
-// dataShaped reports whether a path has the KV v2 form MOUNT/data/REST.
-func dataShaped(clean string) bool {
-	return strings.Index(clean, "/data/") > 0
+	})
 }
 
 // lookupResult is one mount lookup of a wave.
@@ -154,15 +151,6 @@ func (r *resolver) lookupWave(ctx context.Context, lim limiter, wg *sync.WaitGro
 		lim.do(wg, func() { l.err = r.lookup(ctx, l.path) })
 	}
 	return wave
-}
-
-func (r *resolver) firstLookupError(wave []*lookupResult) error {
-	for _, l := range wave {
-		if l.err != nil {
-			return &VarError{Var: l.varName, Err: l.err}
-		}
-	}
-	return nil
 }
 
 // mountFor returns the mount of clean from the lookups made so far.
@@ -241,12 +229,7 @@ func (r *resolver) apiPath(k readKey) (string, mount, error) {
 
 // startTransit starts the decryptions, TransitBatchSize ciphertexts each.
 func (r *resolver) startTransit(ctx context.Context, lim limiter, wg *sync.WaitGroup) {
-	cts := make([]string, 0, len(r.transit))
-	for c := range r.transit {
-		r.transit[c] = &transitResult{}
-		cts = append(cts, c)
-	}
-	sort.Strings(cts)
+	cts := slices.Sorted(maps.Keys(r.transit))
 	for start := 0; start < len(cts); start += r.p.cfg.TransitBatchSize {
 		batch := cts[start:min(start+r.p.cfg.TransitBatchSize, len(cts))]
 		lim.do(wg, func() { r.decrypt(ctx, batch) })
@@ -265,14 +248,11 @@ func (r *resolver) read(ctx context.Context, f *fetch) {
 
 func finishRead(f *fetch) {
 	sec, err := f.secret, f.err
-	f.err = nil
 	switch {
-	case err != nil && vault.StatusCode(err) == 404:
+	case vault.StatusCode(err) == 404 || (err == nil && sec == nil):
 		f.err = &MissingError{Path: f.display, Reason: "not found"}
 	case err != nil:
 		f.err = fmt.Errorf("failed to read vault:%s: %w", f.display, err)
-	case sec == nil:
-		f.err = &MissingError{Path: f.display, Reason: "not found"}
 	default:
 		f.data, f.err = secretData(sec, f)
 	}
@@ -290,8 +270,7 @@ func secretData(sec *vault.Secret, f *fetch) (map[string]any, error) {
 		}
 		return sec.Data, nil
 	}
-	inner, _ := sec.Data["data"].(map[string]any)
-	if inner != nil {
+	if inner, _ := sec.Data["data"].(map[string]any); inner != nil {
 		return inner, nil
 	}
 	meta, _ := sec.Data["metadata"].(map[string]any)
@@ -364,17 +343,8 @@ func (r *resolver) decrypt(ctx context.Context, batch []string) {
 // isKV2Shape reports whether data looks like a KV v2 read: exactly "data"
 // (a map or null) and "metadata" (a map).
 func isKV2Shape(data map[string]any) bool {
-	if len(data) != 2 {
-		return false
-	}
-	meta, ok := data["metadata"].(map[string]any)
-	if !ok || meta == nil {
-		return false
-	}
-	d, ok := data["data"]
-	if !ok {
-		return false
-	}
+	meta, _ := data["metadata"].(map[string]any)
+	d, hasData := data["data"]
 	_, isMap := d.(map[string]any)
-	return isMap || d == nil
+	return len(data) == 2 && meta != nil && hasData && (isMap || d == nil)
 }

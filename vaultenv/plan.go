@@ -1,18 +1,19 @@
 package vaultenv
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
 )
 
-// VarError ties an error to the environment variable it concerns. Its text
-// names the variable and the Vault path, never a value.
+// VarError ties an error to the environment variable it concerns: an invalid
+// setting, or a reference that failed. Its text names the variable (and the
+// Vault path), never a value.
 type VarError struct {
 	Var string
 	Err error
@@ -72,12 +73,12 @@ func NewPlan(c *Config, environ []string) (*Plan, error) {
 	for _, fp := range c.FromPath {
 		k, err := parseFromPath(fp)
 		if err != nil {
-			return nil, &ConfigError{Var: EnvFromPath, Reason: err.Error()}
+			return nil, &VarError{Var: EnvFromPath, Err: err}
 		}
 		p.fromPaths = append(p.fromPaths, k)
 	}
 	if p.hasTransit && c.TransitKeyID == "" {
-		return nil, &ConfigError{Var: EnvTransitKeyID, Reason: "must be set to decrypt vault:v1: values"}
+		return nil, &VarError{Var: EnvTransitKeyID, Err: errors.New("must be set to decrypt vault:v1: values")}
 	}
 	return p, nil
 }
@@ -92,7 +93,7 @@ func (p *Plan) check(v ref.Value) error {
 		case ref.Write:
 			if _, ok := p.bodies[r.Body]; !ok && r.Body != "" {
 				var body map[string]any
-				d := json.NewDecoder(bytes.NewReader([]byte(r.Body)))
+				d := json.NewDecoder(strings.NewReader(r.Body))
 				d.UseNumber()
 				if err := d.Decode(&body); err != nil {
 					return fmt.Errorf("failed to decode write body for %s: %w", r.Path, err)
@@ -115,15 +116,7 @@ func (p *Plan) check(v ref.Value) error {
 
 // NeedsVault reports whether resolving needs Vault at all.
 func (p *Plan) NeedsVault() bool {
-	if len(p.cfg.FromPath) > 0 {
-		return true
-	}
-	for _, e := range p.entries {
-		if e.refs {
-			return true
-		}
-	}
-	return false
+	return len(p.cfg.FromPath) > 0 || slices.ContainsFunc(p.entries, func(e entry) bool { return e.refs })
 }
 
 // parseFromPath parses one VAULT_ENV_FROM_PATH entry: PATH or PATH#VERSION,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
@@ -15,13 +14,11 @@ import (
 // the token it depends on cannot be renewed any more.
 var ErrLeaseEnded = errors.New("lease cannot be renewed any more")
 
-// Renewal timing: renew after renewFraction of the TTL; retry a failed
+// Renewal timing: renew after 2/3 of the TTL (in watch); retry a failed
 // renewal after retryMin..retryMax while the lease is still valid.
 const (
-	renewNumerator   = 2
-	renewDenominator = 3
-	retryMin         = 250 * time.Millisecond
-	retryMax         = 5 * time.Second
+	retryMin = 250 * time.Millisecond
+	retryMax = 5 * time.Second
 )
 
 // renewFunc renews something for increment and returns its new TTL.
@@ -56,32 +53,21 @@ func watchAll(ctx context.Context, v vault.Client, s *Session, leases []Lease, l
 			items = append(items, watched{name: l.ID, ttl: l.TTL, renew: leaseRenewer(v, l.ID), lookup: leaseLookup(v, l.ID), fatal: true})
 		}
 	}
-	if len(items) == 0 {
-		<-ctx.Done()
-		return nil
-	}
-	errs := make(chan error, len(items))
-	var wg sync.WaitGroup
+	// Only a fatal end is sent: without one, this waits for ctx.
+	ended := make(chan error, len(items))
 	for _, it := range items {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			err := watch(ctx, it, log)
 			if err != nil && it.fatal {
-				errs <- err
+				ended <- err
 			} else if err != nil {
 				log.Warn("no longer renewed", "what", it.name, "error", err)
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(errs) }()
 	select {
-	case err := <-errs:
-		if err != nil {
-			return err
-		}
-		<-ctx.Done()
-		return nil
+	case err := <-ended:
+		return err
 	case <-ctx.Done():
 		return nil
 	}
@@ -90,11 +76,10 @@ func watchAll(ctx context.Context, v vault.Client, s *Session, leases []Lease, l
 // watch keeps one item alive; it returns nil when ctx is done, or an error
 // wrapping ErrLeaseEnded when the item expired for good.
 func watch(ctx context.Context, it watched, log *slog.Logger) error {
-	increment := it.ttl
-	ttl := it.ttl
+	increment, ttl := it.ttl, it.ttl
 	expire := time.Now().Add(ttl)
 	for {
-		if !sleepCtx(ctx, ttl*renewNumerator/renewDenominator) {
+		if !sleepCtx(ctx, ttl*2/3) {
 			return nil
 		}
 		newTTL, err := it.renew(ctx, increment)
@@ -155,11 +140,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func tokenRenewer(v vault.Client) renewFunc {
 	return func(ctx context.Context, inc time.Duration) (time.Duration, error) {
 		sec, err := v.Write(ctx, "auth/token/renew-self", map[string]any{"increment": int(inc / time.Second)})
-		if err != nil {
-			return 0, fmt.Errorf("failed to renew token: %w", err)
-		}
-		if sec == nil || sec.Auth == nil {
-			return 0, errors.New("failed to renew token: empty response")
+		if err := checked(err, sec == nil || sec.Auth == nil, "renew token"); err != nil {
+			return 0, err
 		}
 		clear(sec.Auth.ClientToken)
 		return sec.Auth.LeaseDuration, nil
@@ -169,11 +151,8 @@ func tokenRenewer(v vault.Client) renewFunc {
 func leaseRenewer(v vault.Client, id string) renewFunc {
 	return func(ctx context.Context, inc time.Duration) (time.Duration, error) {
 		sec, err := v.Write(ctx, "sys/leases/renew", map[string]any{"lease_id": id, "increment": int(inc / time.Second)})
-		if err != nil {
-			return 0, fmt.Errorf("failed to renew lease: %w", err)
-		}
-		if sec == nil {
-			return 0, errors.New("failed to renew lease: empty response")
+		if err := checked(err, sec == nil, "renew lease"); err != nil {
+			return 0, err
 		}
 		return sec.LeaseDuration, nil
 	}
@@ -182,11 +161,8 @@ func leaseRenewer(v vault.Client, id string) renewFunc {
 func tokenLookup(v vault.Client) lookupFunc {
 	return func(ctx context.Context) (time.Duration, error) {
 		sec, err := v.Read(ctx, "auth/token/lookup-self", nil)
-		if err != nil {
-			return 0, fmt.Errorf("failed to look up token: %w", err)
-		}
-		if sec == nil {
-			return 0, errors.New("failed to look up token: empty response")
+		if err := checked(err, sec == nil, "look up token"); err != nil {
+			return 0, err
 		}
 		return seconds(sec.Data["ttl"]), nil
 	}
@@ -195,12 +171,21 @@ func tokenLookup(v vault.Client) lookupFunc {
 func leaseLookup(v vault.Client, id string) lookupFunc {
 	return func(ctx context.Context) (time.Duration, error) {
 		sec, err := v.Write(ctx, "sys/leases/lookup", map[string]any{"lease_id": id})
-		if err != nil {
-			return 0, fmt.Errorf("failed to look up lease: %w", err)
-		}
-		if sec == nil {
-			return 0, errors.New("failed to look up lease: empty response")
+		if err := checked(err, sec == nil, "look up lease"); err != nil {
+			return 0, err
 		}
 		return seconds(sec.Data["ttl"]), nil
 	}
+}
+
+// checked is the error of a renewal or lookup request, what names it: the
+// request's error, or an empty answer.
+func checked(err error, empty bool, what string) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("failed to %s: %w", what, err)
+	case empty:
+		return fmt.Errorf("failed to %s: empty response", what)
+	}
+	return nil
 }

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,9 @@ func (r *Result) String() string {
 	return fmt.Sprintf("vaultenv.Result{%d vars REDACTED}", len(r.Env))
 }
 
+// LogValue is String (slog.LogValuer).
+func (r *Result) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
 // mount is a secrets engine mount, as sys/internal/ui/mounts reports it.
 type mount struct {
 	path      string // with trailing "/"; "" when Vault would not say
@@ -63,7 +67,6 @@ type mount struct {
 type fetch struct {
 	path    string // API path
 	version int
-	write   bool
 	body    map[string]any
 	display string // the path as written, for messages
 	kv      int
@@ -90,12 +93,10 @@ type resolver struct {
 	mu      sync.Mutex
 	mounts  []mount
 	lookups map[string]mount
-	// reads by written path and version; by API path and version; reads
-	// started before the mount was known, by API path and version; writes
+	// reads by written path and version; by API path and version; writes
 	// by path and body.
 	reads   map[readKey]*fetch
 	byAPI   map[readKey]*fetch
-	early   map[readKey]*fetch
 	writes  map[writeKey]*fetch
 	transit map[string]*transitResult
 }
@@ -119,15 +120,14 @@ type transitResult struct {
 }
 
 // Resolve fetches everything p references (each distinct path once,
-// concurrently) and builds the child's environment. With token non-nil, it
-// is added as VAULT_TOKEN (VAULT_TOKEN=vault:login).
+// concurrently) and builds the child's environment. A token s holds for the
+// application (VAULT_TOKEN=vault:login) is added as VAULT_TOKEN.
 func Resolve(ctx context.Context, v vault.Client, p *Plan, s *Session, log *slog.Logger) (*Result, error) {
 	r := &resolver{
 		v: v, p: p, log: log,
 		lookups: map[string]mount{},
 		reads:   map[readKey]*fetch{},
 		byAPI:   map[readKey]*fetch{},
-		early:   map[readKey]*fetch{},
 		writes:  map[writeKey]*fetch{},
 		transit: map[string]*transitResult{},
 	}
@@ -151,20 +151,17 @@ func (r *resolver) collect() {
 		}
 	}
 	for _, e := range r.p.entries {
-		if !e.refs {
-			continue
-		}
-		for _, rf := range e.value.Refs() {
+		for _, rf := range e.value.Refs() { // none unless e.refs
 			switch rf.Kind {
 			case ref.Read:
 				addRead(rf.Path, rf.Version, e.name)
 			case ref.Write:
 				k := writeKey{rf.Path, rf.Body}
 				if _, ok := r.writes[k]; !ok {
-					r.writes[k] = &fetch{path: strings.TrimLeft(rf.Path, "/"), write: true, body: r.p.bodies[rf.Body], display: rf.Path}
+					r.writes[k] = &fetch{path: strings.TrimLeft(rf.Path, "/"), body: r.p.bodies[rf.Body], display: rf.Path}
 				}
 			case ref.Transit:
-				r.transit[rf.Ciphertext] = nil
+				r.transit[rf.Ciphertext] = &transitResult{}
 			}
 		}
 	}
@@ -199,7 +196,6 @@ func (r *resolver) build(s *Session) (*Result, error) {
 	}
 	added := map[string]bool{}
 	for _, fp := range r.p.fromPaths {
-		path := fp.path
 		f := r.reads[fp]
 		if f.err != nil {
 			if c.IgnoreMissing && ignorable(f.err) {
@@ -208,17 +204,12 @@ func (r *resolver) build(s *Session) (*Result, error) {
 			}
 			return nil, &VarError{Var: EnvFromPath, Err: f.err}
 		}
-		keys := make([]string, 0, len(f.data))
-		for k := range f.data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(f.data)) {
 			if r.p.explicit[k] || added[k] {
 				continue
 			}
 			if k == "" || strings.ContainsAny(k, "=\x00") {
-				r.log.Warn("key is not a valid variable name; skipped", "name", EnvFromPath, "path", path, "key", k)
+				r.log.Warn("key is not a valid variable name; skipped", "name", EnvFromPath, "path", fp.path, "key", k)
 				continue
 			}
 			added[k] = true
@@ -236,7 +227,7 @@ func (r *resolver) build(s *Session) (*Result, error) {
 	for _, f := range r.writes {
 		r.addLease(res, f.secret, seen)
 	}
-	sort.Slice(res.Leases, func(i, j int) bool { return res.Leases[i].ID < res.Leases[j].ID })
+	slices.SortFunc(res.Leases, func(a, b Lease) int { return strings.Compare(a.ID, b.ID) })
 	return res, nil
 }
 
@@ -289,9 +280,9 @@ func (r *resolver) valueOf(rf ref.Ref) (string, error) {
 	}
 	if rf.IsTemplate() {
 		out, err := r.p.templates[rf.Key].execute(f.data)
-		var mk *missingKeyError
-		if errors.As(err, &mk) {
-			return "", &MissingError{Path: rf.Path, Key: mk.key, Reason: "not found (key template)"}
+		if miss, ok := err.(*MissingError); ok {
+			miss.Path = rf.Path
+			return "", miss
 		}
 		if err != nil {
 			return "", fmt.Errorf("failed to execute key template of vault:%s: %w", rf.Path, err)

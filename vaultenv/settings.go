@@ -6,9 +6,8 @@ import (
 )
 
 // Setting is one environment variable vault-env or vault/api reads. The list
-// [Settings] is the single source of the README's vault-env table, of the
-// package doc's list (both checked by a test) and of what is removed from
-// the application's environment.
+// [Settings] is the single source of the README's vault-env table (checked
+// by a test) and of what is removed from the application's environment.
 type Setting struct {
 	Name    string
 	Default string // as shown in the README; "" for none
@@ -26,7 +25,6 @@ type Setting struct {
 // Names of the settings vault-env itself interprets.
 const (
 	EnvAddr             = "VAULT_ADDR"
-	EnvAgentAddr        = "VAULT_AGENT_ADDR"
 	EnvCACert           = "VAULT_CACERT"
 	EnvSkipVerify       = "VAULT_SKIP_VERIFY"
 	EnvNamespace        = "VAULT_NAMESPACE"
@@ -61,7 +59,7 @@ func Settings() []Setting {
 	own := func(name, def, meaning string) Setting { return Setting{Name: name, Default: def, Meaning: meaning} }
 	return []Setting{
 		c(EnvAddr, "`https://127.0.0.1:8200`", "Vault address"),
-		c(EnvAgentAddr, "", "address of a Vault Agent (or proxy) to use instead of `VAULT_ADDR`; `unix:///path` for a socket"),
+		c("VAULT_AGENT_ADDR", "", "address of a Vault Agent (or proxy) to use instead of `VAULT_ADDR`; `unix:///path` for a socket"),
 		c(EnvCACert, "system roots", "PEM file of the CA for Vault's certificate"),
 		c("VAULT_CACERT_BYTES", "", "the same CA as PEM text"),
 		c("VAULT_CAPATH", "", "directory of PEM CA files"),
@@ -128,13 +126,7 @@ func ClientVars() []string {
 
 // steering reports whether name is subject to VAULT_ENV_SPEC_VARS.
 func steering(name string) bool {
-	if name == EnvSpecVars {
-		return false
-	}
-	if slices.Contains(ProxyVars(), name) {
-		return true
-	}
-	return setting(name) != nil
+	return name != EnvSpecVars && (slices.Contains(ProxyVars(), name) || setting(name) != nil)
 }
 
 func setting(name string) *Setting {

@@ -14,22 +14,9 @@ import (
 
 // Key templates. A reference key containing "${" is a text/template template
 // with the delimiters "${" and "}" over the secret's data map, as in the seed
-// product: every text/template builtin (and, or, not, len, index, slice,
-// print, printf, println, urlquery, html, js, eq, ne, lt, le, gt, ge, call)
-// and these Sprig-named functions, implemented here (Sprig is not linked):
-//
-//	b64enc S            standard padded base64 of S
-//	b64dec S            decode standard base64 (an error when invalid; Sprig
-//	                    returns the error text instead)
-//	toJson V            JSON encoding of V ("" when V cannot be encoded)
-//	toString V          V as a string (strings as-is, others with fmt)
-//	quote V...          each V double-quoted (Go syntax), joined by spaces
-//	squote V...         each V single-quoted, joined by spaces
-//	upper S  lower S  trim S
-//	trimPrefix P S  trimSuffix X S  replace OLD NEW S
-//	contains SUB S  hasPrefix P S  hasSuffix X S
-//	default D V         V, or D when V is empty (nil, "", 0, false, empty map or list)
-//	empty V             whether V is empty
+// product, with every builtin and the Sprig-named functions of
+// templateFuncs (Sprig is not linked; README "Key templates" lists them).
+// b64dec fails on invalid input, where Sprig returns the error text.
 //
 // A field the secret lacks (.missing) is an error that names the key. Values
 // are printed as text/template prints them (a map as map[k:v]; use toJson).
@@ -54,10 +41,11 @@ func parseTemplate(key string) (*keyTemplate, error) {
 	return &keyTemplate{t: t}, nil
 }
 
-// execute renders t over data.
+// execute renders t over data. A field data lacks is a *MissingError
+// without Path (the caller knows it).
 func (t *keyTemplate) execute(data map[string]any) (string, error) {
 	if k, ok := missingField(t.t.Tree.Root, data); ok {
-		return "", &missingKeyError{key: k}
+		return "", &MissingError{Key: k, Reason: "not found (key template)"}
 	}
 	var b strings.Builder
 	if err := t.t.Execute(&b, data); err != nil {
@@ -65,11 +53,6 @@ func (t *keyTemplate) execute(data map[string]any) (string, error) {
 	}
 	return b.String(), nil
 }
-
-// missingKeyError is a template field the secret lacks.
-type missingKeyError struct{ key string }
-
-func (e *missingKeyError) Error() string { return fmt.Sprintf("map has no entry for key %q", e.key) }
 
 // missingField finds a field .KEY used where dot is the secret (outside
 // range and with bodies) that data lacks, so that the error can name it.
@@ -142,25 +125,9 @@ func templateFuncs() template.FuncMap {
 			}
 			return string(b)
 		},
-		"toString": strval,
-		"quote": func(vs ...any) string {
-			out := make([]string, 0, len(vs))
-			for _, v := range vs {
-				if v != nil {
-					out = append(out, strconv.Quote(strval(v)))
-				}
-			}
-			return strings.Join(out, " ")
-		},
-		"squote": func(vs ...any) string {
-			out := make([]string, 0, len(vs))
-			for _, v := range vs {
-				if v != nil {
-					out = append(out, "'"+strval(v)+"'")
-				}
-			}
-			return strings.Join(out, " ")
-		},
+		"toString":   strval,
+		"quote":      quoteEach(strconv.Quote),
+		"squote":     quoteEach(func(s string) string { return "'" + s + "'" }),
 		"upper":      func(v any) string { return strings.ToUpper(strval(v)) },
 		"lower":      func(v any) string { return strings.ToLower(strval(v)) },
 		"trim":       func(v any) string { return strings.TrimSpace(strval(v)) },
@@ -180,13 +147,25 @@ func templateFuncs() template.FuncMap {
 	}
 }
 
+// quoteEach is Sprig's quote and squote: each non-nil argument quoted by q,
+// joined by spaces.
+func quoteEach(q func(string) string) func(...any) string {
+	return func(vs ...any) string {
+		out := make([]string, 0, len(vs))
+		for _, v := range vs {
+			if v != nil {
+				out = append(out, q(strval(v)))
+			}
+		}
+		return strings.Join(out, " ")
+	}
+}
+
 // strval is Sprig's: strings as they are, others formatted with fmt.
 func strval(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
-	case json.Number:
-		return x.String()
 	case []byte:
 		return string(x)
 	case nil:
@@ -216,23 +195,16 @@ func empty(v any) bool {
 	return rv.IsZero()
 }
 
-// toString renders a secret field as an environment value: strings as-is,
-// numbers and booleans in JSON form, maps and lists as JSON (the seed
-// product refuses them; README "Differences").
+// toString renders a secret field (a JSON value as vault.Secret holds it) as
+// an environment value: strings as-is, null as "", numbers and booleans in
+// JSON form, maps and lists as JSON (the seed product refuses them; README
+// "Differences").
 func toString(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
 		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case []byte:
-		return string(x)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

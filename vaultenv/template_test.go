@@ -118,10 +118,10 @@ func TestKeyTemplateErrors(t *testing.T) {
 			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "s3cr3t") {
 				t.Fatalf("error holds the secret: %v", err)
 			}
-			var mk *missingKeyError
+			var miss *MissingError
 			switch {
 			case tt.missing != "":
-				if !errors.As(err, &mk) || mk.key != tt.missing {
+				if !errors.As(err, &miss) || miss.Key != tt.missing {
 					t.Fatalf("got %v, want missing key %q", err, tt.missing)
 				}
 			case !errors.Is(err, ErrTemplateFailed):

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +15,6 @@ import (
 // run vault-env mount DIR read-only, so their runtime could not create them.
 const CopyDirsEnv = "VAULT_ENV_COPY_DIRS"
 
-var errCopyDir = errors.New("not a relative directory below the copy directory")
-
 // makeMountPoints creates each directory of list (see CopyDirsEnv) below
 // dir, mode 0755.
 func makeMountPoints(dir, list string) error {
@@ -26,23 +23,13 @@ func makeMountPoints(dir, list string) error {
 			continue
 		}
 		if !filepath.IsLocal(d) {
-			return fmt.Errorf("failed to create mount point %q (%s): %w", d, CopyDirsEnv, errCopyDir)
+			return fmt.Errorf("failed to create mount point %q (%s): not a relative directory below the copy directory", d, CopyDirsEnv)
 		}
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("failed to create mount point: %w", err)
 		}
 	}
 	return nil
-}
-
-// lookupEnv returns the value of name in environ ("" when absent).
-func lookupEnv(environ []string, name string) string {
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return v
-		}
-	}
-	return ""
 }
 
 // copySelf copies the running executable to dir/vault-env with mode 0555,

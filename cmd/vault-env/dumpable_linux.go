@@ -2,14 +2,12 @@ package main
 
 import "syscall"
 
-const prSetDumpable = 4 // PR_SET_DUMPABLE from linux/prctl.h
-
 // setNotDumpable marks vault-env non-dumpable: no core dump, and
 // processes of the same uid (the application) cannot ptrace it or read its
 // /proc/PID/{mem,environ}, where the token lives in daemon mode. execve
 // resets the flag, so the application itself is unaffected.
 func setNotDumpable() error {
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
 		return errno
 	}
 	return nil

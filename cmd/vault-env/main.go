@@ -22,10 +22,8 @@
 //
 // # Environment
 //
-// The settings are listed in package vaultenv's doc and in the README
-// (one list, vaultenv.Settings). Every variable vault/api reads works as in
-// vault/api; all of them are removed from the application's environment
-// unless listed in VAULT_ENV_PASSTHROUGH (VAULT_TOKEN_FILE is kept).
+// The settings are listed in the README (generated from vaultenv.Settings)
+// and explained in package vaultenv's doc.
 //
 // Exit status: 0 never (exec replaces the process) in exec mode; 1 when
 // resolving fails (the application is not started); in daemon mode the

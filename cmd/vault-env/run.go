@@ -49,7 +49,7 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		if err := copySelf(args[2]); err != nil {
 			return err
 		}
-		return makeMountPoints(args[2], lookupEnv(environ, CopyDirsEnv))
+		return makeMountPoints(args[2], os.Getenv(CopyDirsEnv))
 	}
 	argv := args[1:]
 
@@ -87,7 +87,6 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		client  *vaultclient.Client
 		vc      vault.Client // nil unless client is set
 		session *vaultenv.Session
-		res     *vaultenv.Result
 	)
 	if plan.NeedsVault() || cfg.Login {
 		if client, err = newClient(cfg); err != nil {
@@ -99,7 +98,8 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		}
 		defer session.Clear()
 	}
-	if res, err = vaultenv.Resolve(ctx, vc, plan, session, log); err != nil {
+	res, err := vaultenv.Resolve(ctx, vc, plan, session, log)
+	if err != nil {
 		return fmt.Errorf("failed to resolve secrets: %w", err)
 	}
 	log.Info("secrets resolved", "variables", len(res.Env), "leases", len(res.Leases))
@@ -129,8 +129,5 @@ func run(ctx context.Context, args, environ []string) (err error) {
 		time.Sleep(cfg.Delay)
 	}
 	log.Debug("exec", "path", path)
-	if err := vaultenv.ExecPath(path, argv, res.Env); err != nil {
-		return err
-	}
-	return nil
+	return vaultenv.ExecPath(path, argv, res.Env)
 }

@@ -21,8 +21,6 @@ type Client interface {
 	Write(ctx context.Context, path string, data map[string]any) (*Secret, error)
 	// SetToken copies token into the client; the caller may clear its slice.
 	SetToken(token []byte)
-	// ClearToken makes the client forget its token.
-	ClearToken()
 }
 
 // Secret is a Vault response. Data values are what JSON decoding gives
@@ -32,7 +30,6 @@ type Secret struct {
 	LeaseID       string
 	LeaseDuration time.Duration
 	Renewable     bool
-	Warnings      []string
 	Auth          *Auth
 }
 
@@ -46,7 +43,6 @@ func (s *Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 type Auth struct {
 	// ClientToken is a credential: the receiver must clear() it when done.
 	ClientToken   []byte
-	Accessor      string
 	LeaseDuration time.Duration
 	Renewable     bool
 }
