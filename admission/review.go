@@ -196,9 +196,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	if max <= 0 {
 		max = DefaultMaxBodyBytes
 	}
-	// Room for the announced length (+1: the read that sees EOF), but only
-	// up to maxPrealloc: a client that announces megabytes gets memory as
-	// its bytes arrive.
 	if err := h.Budget.enter(r.Context()); err != nil {
 		httpError(w, http.StatusServiceUnavailable, "too many reviews in flight")
 		return OutcomeError, "busy"
@@ -209,6 +206,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 		// error (ErrNotSupported) only comes from test recorders.
 		_ = http.NewResponseController(w).SetReadDeadline(start.Add(BodyReadTimeout))
 	}
+	// Room for the announced length (+1: the read that sees EOF), but only
+	// up to maxPrealloc: a client that announces megabytes gets memory as
+	// its bytes arrive.
 	n := min(r.ContentLength+1, maxPrealloc)
 	buf := bodies.get(n)
 	defer bodies.put(buf)
