@@ -283,9 +283,17 @@ func TestDaemonMySQLDynamicCredentials(t *testing.T) {
 		time.Sleep(d + 3*time.Second)
 	}
 	seen := strings.Count(podLog(t, ns, pod.Name, "app", false), "login ok "+user)
-	poll(t, 20*time.Second, "a login after the lease's first expiry", func() (bool, error) {
-		return strings.Count(podLog(t, ns, pod.Name, "app", false), "login ok "+user) > seen, nil
-	})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(pollInterval) {
+		log := podLog(t, ns, pod.Name, "app", false)
+		if strings.Count(log, "login ok "+user) > seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			l, err := lookupLease(t, leaseID)
+			t.Fatalf("no login in 20s after the lease's first expiry (lease now: %+v, lookup error %v); the app's log ends:\n%s",
+				l.Data, err, lastLines(log, 30))
+		}
+	}
 
 	// 3. Revoking the lease drops the user and stops the app: vault-env sees
 	// it at its next renewal (within two thirds of the TTL) and sends SIGTERM;
