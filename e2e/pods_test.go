@@ -81,7 +81,10 @@ func runContainer(t testing.TB, ns, pod, container, until string) (output string
 func terminatedLog(t testing.TB, ns, pod, container string) string {
 	t.Helper()
 	var log string
-	for range 3 {
+	// A log read right after the exit is reported can still be empty: a
+	// loaded full run saw it empty through 600ms of retries. An empty log is
+	// read again for up to 5s.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 		p, err := kubeClient(t).GetPod(testContext(t), ns, pod)
 		if err != nil {
 			t.Fatalf("failed to read pod %s/%s: %v", ns, pod, err)
