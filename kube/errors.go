@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +18,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	reason := e.Reason
-	if reason == "" {
-		reason = http.StatusText(e.Code)
-	}
+	reason := cmp.Or(e.Reason, http.StatusText(e.Code))
 	if e.Message == "" {
 		return fmt.Sprintf("kubernetes api: %d %s", e.Code, reason)
 	}
