@@ -71,14 +71,11 @@ const (
 	Transit                 // vault:vN:CIPHERTEXT
 )
 
+var kindNames = [...]string{Read: "read", Write: "write", Transit: "transit"}
+
 func (k Kind) String() string {
-	switch k {
-	case Read:
-		return "read"
-	case Write:
-		return "write"
-	case Transit:
-		return "transit"
+	if k >= Read && k <= Transit {
+		return kindNames[k]
 	}
 	return "unknown"
 }
