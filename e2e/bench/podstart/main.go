@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err := b.putSecret(ctx); err != nil {
 		return err
 	}
-	load := loadavg()
+	load := bench.LoadAvg("unknown")
 	var wrapped, unwrapped []sample
 	for i := -1; i < *n; i++ { // i = -1: the warm-up pair
 		order := []bool{true, false}
@@ -144,17 +144,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			}
 		}
 	}
-	fmt.Print(markdown(wrapped, unwrapped, load+" before, "+loadavg()+" after"))
+	fmt.Print(markdown(wrapped, unwrapped, load+" before, "+bench.LoadAvg("unknown")+" after"))
 	return nil
-}
-
-// loadavg returns the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
 }
 
 func newBencher(env *sandbox.Env) (*bencher, error) {

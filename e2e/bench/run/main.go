@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		rep.MicroRaw = string(b)
 		rep.Micro = bench.ParseGoBench(string(b))
 	}
-	rep.Machine.LoadAfter = loadavg()
+	rep.Machine.LoadAfter = bench.LoadAvg("?")
 	rep.Duration = time.Since(began)
 	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(rep.Markdown()), 0o644); err != nil {
 		return fmt.Errorf("failed to write results: %w", err)
@@ -247,22 +247,10 @@ func fileSize(p string) int64 {
 	return st.Size()
 }
 
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 func machine(describe, gover string) bench.Machine {
 	m := bench.Machine{
 		Date: time.Now().UTC().Format(time.RFC3339), GitDescribe: describe, GoVersion: gover,
-		NProc: runtime.NumCPU(), LoadBefore: loadavg(),
+		NProc: runtime.NumCPU(), LoadBefore: bench.LoadAvg("?"),
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
