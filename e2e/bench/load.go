@@ -154,8 +154,7 @@ func (l *Loader) Run(ctx context.Context, n int, d time.Duration) LoadResult {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	var r LoadResult
+	r := LoadResult{Elapsed: time.Since(start)}
 	var all []time.Duration
 	for _, c := range l.conns {
 		r.Requests += c.ok
@@ -166,8 +165,7 @@ func (l *Loader) Run(ctx context.Context, n int, d time.Duration) LoadResult {
 		}
 	}
 	slices.Sort(all)
-	r.Elapsed = elapsed
-	r.RPS = float64(r.Requests) / elapsed.Seconds()
+	r.RPS = float64(r.Requests) / r.Elapsed.Seconds()
 	r.P50 = Percentile(all, 0.50)
 	r.P90 = Percentile(all, 0.90)
 	r.P99 = Percentile(all, 0.99)
