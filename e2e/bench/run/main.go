@@ -129,7 +129,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	want := func(s string) bool { return strings.Contains(","+*only+",", ","+s+",") }
 	if want("webhook") {
-		rep.WebhookBinSize = fileSize(*webhook)
+		if st, err := os.Stat(*webhook); err == nil {
+			rep.WebhookBinSize = st.Size()
+		}
 		wr, err := runWebhook(ctx, *out, *webhook, *floor, sb, extra, extraEnv, strings.Split(*scenarios, ","), ls, *reps, *dur, *warm, *startReps)
 		if err != nil {
 			logf("webhook: %v", err)
@@ -237,14 +239,6 @@ func runVaultEnv(ctx context.Context, out, vaultEnv, child, vaultget, vault, tim
 		}
 	}
 	return bench.RunVaultEnv(ctx, cfg)
-}
-
-func fileSize(p string) int64 {
-	st, err := os.Stat(p)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
 }
 
 func machine(describe, gover string) bench.Machine {
