@@ -320,16 +320,10 @@ func addCgroupRoot(root string) error {
 // hierarchy under it, from every cgroup hierarchy, killing what still runs
 // in it.
 func removeCgroups(root string) error {
-	var roots []string
-	for _, m := range cgroupMounts() {
-		if d := filepath.Join(m, root); exists(d) {
-			roots = append(roots, d)
-		}
-	}
 	var errs []error
-	for _, root := range roots {
-		var dirs []string
-		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+	for _, m := range cgroupMounts() {
+		var dirs []string // none when m has no root: WalkDir passes the error to the callback
+		_ = filepath.WalkDir(filepath.Join(m, root), func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
 				dirs = append(dirs, path)
 			}
@@ -370,13 +364,10 @@ func removeLeftovers(c Config) error {
 		}
 		return fmt.Errorf("failed to read the node's record of host paths: %w", err)
 	}
-	existed := map[string]bool{}
-	for _, p := range strings.Fields(string(b)) {
-		existed[p] = true
-	}
+	existed := strings.Fields(string(b))
 	var errs []error
 	for _, p := range Leftovers {
-		if existed[p] {
+		if slices.Contains(existed, p) {
 			continue
 		}
 		_ = unmountUnder(p)
@@ -398,11 +389,6 @@ func removeOwnLogLinks(c Config) {
 			_ = os.Remove(filepath.Join(d, e.Name()))
 		}
 	}
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func run(name string, args ...string) error {
