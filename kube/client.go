@@ -223,10 +223,8 @@ func (c *Client) resolve(path string) (string, error) {
 
 // pathOnly strips the query from a path for error texts.
 func pathOnly(path string) string {
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		return path[:i]
-	}
-	return path
+	p, _, _ := strings.Cut(path, "?")
+	return p
 }
 
 // scrubURLError unwraps a *url.Error, whose text repeats the full URL, and
