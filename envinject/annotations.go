@@ -3,6 +3,7 @@ package envinject
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -269,10 +270,8 @@ func (s *settingsSource) oneOf(name string, allowed ...string) string {
 	if !ok || v == "" {
 		return ""
 	}
-	for _, a := range allowed {
-		if v == a {
-			return v
-		}
+	if slices.Contains(allowed, v) {
+		return v
 	}
 	s.errs = append(s.errs, &SettingsError{Annotation: name, Reason: "must be one of " + strings.Join(allowed, ", ")})
 	return ""

@@ -118,21 +118,11 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 
 // Create POSTs in as JSON to an API path and decodes the answer into out.
 func (c *Client) Create(ctx context.Context, path string, in, out any) error {
-	return c.doJSON(ctx, http.MethodPost, path, in, out)
-}
-
-// Update PUTs in as JSON to an API path (a full replacement, checked against
-// in's resourceVersion) and decodes the answer into out.
-func (c *Client) Update(ctx context.Context, path string, in, out any) error {
-	return c.doJSON(ctx, http.MethodPut, path, in, out)
-}
-
-func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("failed to encode request body: %w", err)
 	}
-	return c.do(ctx, method, path, "application/json", body, out)
+	return c.do(ctx, http.MethodPost, path, "application/json", body, out)
 }
 
 // Patch PATCHes an API path. patchType is one of PatchJSON, PatchMerge,
@@ -233,10 +223,8 @@ func (c *Client) resolve(path string) (string, error) {
 
 // pathOnly strips the query from a path for error texts.
 func pathOnly(path string) string {
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		return path[:i]
-	}
-	return path
+	p, _, _ := strings.Cut(path, "?")
+	return p
 }
 
 // scrubURLError unwraps a *url.Error, whose text repeats the full URL, and

@@ -90,8 +90,6 @@ func TestStatusErrors(t *testing.T) {
 		wantReason  string
 		wantMessage string
 		notFound    bool
-		exists      bool
-		conflict    bool
 		forbidden   bool
 		unauth      bool
 	}{
@@ -109,7 +107,6 @@ func TestStatusErrors(t *testing.T) {
 			body:        `{"kind":"Status","status":"Failure","message":"exists","reason":"AlreadyExists","code":409}`,
 			wantReason:  "AlreadyExists",
 			wantMessage: "exists",
-			exists:      true,
 		},
 		{
 			name:        "conflict",
@@ -117,7 +114,6 @@ func TestStatusErrors(t *testing.T) {
 			body:        `{"kind":"Status","status":"Failure","message":"stale","reason":"Conflict","code":409}`,
 			wantReason:  "Conflict",
 			wantMessage: "stale",
-			conflict:    true,
 		},
 		{
 			name:        "forbidden",
@@ -175,8 +171,6 @@ func TestStatusErrors(t *testing.T) {
 				want bool
 			}{
 				{"IsNotFound", kube.IsNotFound(err), tt.notFound},
-				{"IsAlreadyExists", kube.IsAlreadyExists(err), tt.exists},
-				{"IsConflict", kube.IsConflict(err), tt.conflict},
 				{"IsForbidden", kube.IsForbidden(err), tt.forbidden},
 				{"IsUnauthorized", kube.IsUnauthorized(err), tt.unauth},
 			}

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -44,12 +45,8 @@ func getCore[T any](ctx context.Context, c *Client, namespace, kind, name string
 // Status.Token is a secret.
 func (c *Client) CreateToken(ctx context.Context, namespace, serviceAccount string, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
 	in := *req
-	if in.APIVersion == "" {
-		in.APIVersion = "authentication.k8s.io/v1"
-	}
-	if in.Kind == "" {
-		in.Kind = "TokenRequest"
-	}
+	in.APIVersion = cmp.Or(in.APIVersion, "authentication.k8s.io/v1")
+	in.Kind = cmp.Or(in.Kind, "TokenRequest")
 	var out authenticationv1.TokenRequest
 	if err := c.Create(ctx, CorePath(namespace, "serviceaccounts", serviceAccount, "token"), &in, &out); err != nil {
 		return nil, fmt.Errorf("failed to create token for serviceaccount %s/%s: %w", namespace, serviceAccount, err)

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +18,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	reason := e.Reason
-	if reason == "" {
-		reason = http.StatusText(e.Code)
-	}
+	reason := cmp.Or(e.Reason, http.StatusText(e.Code))
 	if e.Message == "" {
 		return fmt.Sprintf("kubernetes api: %d %s", e.Code, reason)
 	}
@@ -68,13 +66,6 @@ func hasStatus(err error, code int, reason string) bool {
 
 // IsNotFound reports whether err is a 404 / NotFound answer.
 func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound, "NotFound") }
-
-// IsAlreadyExists reports whether err is a 409 / AlreadyExists answer.
-func IsAlreadyExists(err error) bool { return hasStatus(err, http.StatusConflict, "AlreadyExists") }
-
-// IsConflict reports whether err is a 409 / Conflict answer (a stale
-// resourceVersion).
-func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict, "Conflict") }
 
 // IsForbidden reports whether err is a 403 / Forbidden answer.
 func IsForbidden(err error) bool { return hasStatus(err, http.StatusForbidden, "Forbidden") }

@@ -109,15 +109,11 @@ func ParseReference(s string) (Reference, error) {
 
 // splitDomain separates the registry host from the repository path.
 func splitDomain(name string) (domain, path string) {
-	i := strings.IndexByte(name, '/')
-	if i < 0 {
+	first, rest, ok := strings.Cut(name, "/")
+	if !ok || !strings.ContainsAny(first, ".:") && first != "localhost" && strings.ToLower(first) == first {
 		return dockerHubDomain, name
 	}
-	first := name[:i]
-	if !strings.ContainsAny(first, ".:") && first != "localhost" && strings.ToLower(first) == first {
-		return dockerHubDomain, name
-	}
-	return first, name[i+1:]
+	return first, rest
 }
 
 func validateDomain(d string) error {

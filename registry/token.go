@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,10 +53,7 @@ func (l *lookup) fetchToken(ctx context.Context, ch challenge) (string, error) {
 	if cred != nil && !mayGetCredentials(u.Host, registryHost) {
 		cred = nil // asked anonymously: the credentials are meant for registryHost
 	}
-	scope := ch.Params["scope"]
-	if scope == "" {
-		scope = l.scope()
-	}
+	scope := cmp.Or(ch.Params["scope"], l.scope())
 	q := u.Query()
 	if s := ch.Params["service"]; s != "" {
 		q.Set("service", s)

@@ -52,11 +52,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/vault-secrets-webhook/vault-secrets-webhook/envinject/ref"
 	"github.com/vault-secrets-webhook/vault-secrets-webhook/vaultenv/vault"
 )
 
@@ -149,12 +149,8 @@ func checkPath(p string) error {
 	if err != nil {
 		return fmt.Errorf("failed to parse vault path: %w", err)
 	}
-	for _, s := range [][]string{strings.Split(p, "/"), strings.Split(u.Path, "/")} {
-		for _, seg := range s {
-			if seg == "." || seg == ".." {
-				return ErrDotSegment
-			}
-		}
+	if ref.HasDotSegment(p) || ref.HasDotSegment(u.Path) {
+		return ErrDotSegment
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package vaultenv
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -57,8 +58,9 @@ func Settings() []Setting {
 		return Setting{Name: name, Default: def, Meaning: meaning, Client: true, Login: true}
 	}
 	own := func(name, def, meaning string) Setting { return Setting{Name: name, Default: def, Meaning: meaning} }
+	code := func(def any) string { return "`" + fmt.Sprint(def) + "`" } // the constants ParseConfig uses
 	return []Setting{
-		c(EnvAddr, "`https://127.0.0.1:8200`", "Vault address"),
+		c(EnvAddr, code(DefaultAddr), "Vault address"),
 		c("VAULT_AGENT_ADDR", "", "address of a Vault Agent (or proxy) to use instead of `VAULT_ADDR`; `unix:///path` for a socket"),
 		c(EnvCACert, "system roots", "PEM file of the CA for Vault's certificate"),
 		c("VAULT_CACERT_BYTES", "", "the same CA as PEM text"),
@@ -68,7 +70,7 @@ func Settings() []Setting {
 		c("VAULT_TLS_SERVER_NAME", "", "name to verify Vault's certificate against (and send as SNI)"),
 		c(EnvSkipVerify, "`false`", "do not verify Vault's certificate"),
 		c(EnvNamespace, "", "Vault Enterprise namespace"),
-		c(EnvClientTimeout, "`10s`", "timeout of each request (vault/api's own default, 60s, is not used); also the total time login retries may take"),
+		c(EnvClientTimeout, code(DefaultClientTimeout), "timeout of each request (vault/api's own default, 60s, is not used); also the total time login retries may take"),
 		c("VAULT_MAX_RETRIES", "`2`", "retries of a request on connection errors, 412, 429 and 5xx (vault/api's backoff)"),
 		c("VAULT_SRV_LOOKUP", "`false`", "find Vault through a DNS SRV record of the address's host"),
 		c("VAULT_HTTP_PROXY", "", "proxy for Vault requests (wins over `HTTPS_PROXY`)"),
@@ -81,10 +83,10 @@ func Settings() []Setting {
 		own("VAULT_CLUSTER_ADDR", "", "removed from the application's environment (a server variable; no effect)"),
 		own("VAULT_REDIRECT_ADDR", "", "removed from the application's environment (a server variable; no effect)"),
 		own("VAULT_CLI_NO_COLOR", "", "removed from the application's environment (a CLI variable; no effect)"),
-		own(EnvAuthMethod, "`kubernetes`", "`kubernetes` or `jwt` (both send the ServiceAccount JWT)"),
-		own(EnvAuthPath, "`kubernetes`", "mount of the auth method"),
+		own(EnvAuthMethod, code(AuthKubernetes), "`kubernetes` or `jwt` (both send the ServiceAccount JWT)"),
+		own(EnvAuthPath, code(DefaultAuthPath), "mount of the auth method"),
 		own(EnvRole, "ServiceAccount name", "role to log in as; the default is read from the JWT's `sub`"),
-		own(EnvSATokenPath, "`/var/run/secrets/kubernetes.io/serviceaccount/token`", "file holding the JWT"),
+		own(EnvSATokenPath, code(DefaultSATokenPath), "file holding the JWT"),
 		own(EnvToken, "", "use this token instead of logging in; `vault:login` = log in and give the new token to the app as `VAULT_TOKEN`, with the client settings marked ¹"),
 		{Name: EnvTokenFile, Meaning: "read the token from this file (e.g. written by a Vault agent); kept in the app's environment, as in Bank-Vaults", Kept: true},
 		own(EnvRevokeToken, "`false`", "revoke vault-env's token before exec (this revokes the leases it created too)"),
@@ -93,12 +95,12 @@ func Settings() []Setting {
 		own(EnvFromPath, "", "comma list of `PATH` or `PATH#VERSION`; every key becomes a variable; explicitly set variables win"),
 		own(EnvDaemon, "`false`", "run the app as a child and keep the token and leases renewed"),
 		own(EnvDelay, "`0`", "wait this long after resolving, before starting the app"),
-		own(EnvGracePeriod, "`10s`", "daemon mode: SIGTERM-to-SIGKILL delay when a lease ends for good (ours, not in Bank-Vaults)"),
+		own(EnvGracePeriod, code(DefaultGracePeriod), "daemon mode: SIGTERM-to-SIGKILL delay when a lease ends for good (ours, not in Bank-Vaults)"),
 		own(EnvLogLevel, "`info`", "`debug`, `info`, `warn`, `error`"),
 		own(EnvJSONLog, "`false`", "JSON log lines (stderr); times are UTC in both formats"),
 		own(EnvTransitKeyID, "", "transit key for `vault:v1:` values (required when there are any)"),
-		own(EnvTransitPath, "`transit`", "transit mount"),
-		own(EnvTransitBatchSize, "`25`", "ciphertexts per decrypt request"),
+		own(EnvTransitPath, code(DefaultTransitPath), "transit mount"),
+		own(EnvTransitBatchSize, code(DefaultTransitBatchSize), "ciphertexts per decrypt request"),
 		own(EnvSpecVars, "", "set by the webhook: comma list of the variables above (and proxy variables) written in the container's own `env`; when present, any other one is ignored by vault-env (see \"Login steering\")"),
 	}
 }

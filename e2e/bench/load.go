@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,18 +73,14 @@ type loadConn struct {
 
 // NewLoader opens cfg.Concurrency TLS connections. Close them with Close.
 func NewLoader(ctx context.Context, cfg LoadConfig) (*Loader, error) {
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 1
-	}
+	cfg.Concurrency = max(cfg.Concurrency, 1)
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.MaxSamples <= 0 {
 		cfg.MaxSamples = 1 << 20
 	}
-	if cfg.Path == "" {
-		cfg.Path = "/"
-	}
+	cfg.Path = cmp.Or(cfg.Path, "/")
 	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vsw-loadgen\r\nContent-Type: application/json\r\nAccept: application/json, */*\r\nContent-Length: %d\r\n\r\n",
 		cfg.Path, cfg.Addr, len(cfg.Body))
 	l := &Loader{cfg: cfg}
@@ -157,8 +154,7 @@ func (l *Loader) Run(ctx context.Context, n int, d time.Duration) LoadResult {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	var r LoadResult
+	r := LoadResult{Elapsed: time.Since(start)}
 	var all []time.Duration
 	for _, c := range l.conns {
 		r.Requests += c.ok
@@ -169,8 +165,7 @@ func (l *Loader) Run(ctx context.Context, n int, d time.Duration) LoadResult {
 		}
 	}
 	slices.Sort(all)
-	r.Elapsed = elapsed
-	r.RPS = float64(r.Requests) / elapsed.Seconds()
+	r.RPS = float64(r.Requests) / r.Elapsed.Seconds()
 	r.P50 = Percentile(all, 0.50)
 	r.P90 = Percentile(all, 0.90)
 	r.P99 = Percentile(all, 0.99)

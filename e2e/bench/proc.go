@@ -15,6 +15,16 @@ import (
 // 100 on every architecture we run on (getconf CLK_TCK prints it).
 const userHZ = 100
 
+// LoadAvg returns the 1, 5 and 15 minute load averages of /proc/loadavg, or
+// unknown when it cannot be read.
+func LoadAvg(unknown string) string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return unknown
+}
+
 // ErrProcFormat is returned when a /proc file does not have the expected
 // layout.
 var ErrProcFormat = errors.New("unexpected /proc format")

@@ -149,7 +149,7 @@ func (r *Report) webhookMarkdown(b *strings.Builder) {
 	}
 	w("\n")
 	for _, s := range wr.Scenarios {
-		w("### Scenario `%s`\n\n%s\n\n", s.Name, scenarioTitle(s.Name))
+		w("### Scenario `%s`\n\n%s\n\n", s.Name, scenarioTitles[s.Name])
 		if s.NA != "" {
 			w("n/a: %s\n\n", s.NA)
 			continue
@@ -214,18 +214,11 @@ func floorAt(s ScenarioResult, c int) LevelFigures {
 	return LevelFigures{}
 }
 
-func scenarioTitle(name string) string {
-	switch name {
-	case ScenarioRefs:
-		return "A Deployment's pod: 2 containers, each with 10 ordinary env variables and 3 `vault:` references, command set."
-	case ScenarioNoRefs:
-		return "The same pod without references: the webhook must answer allowed with no patch."
-	case ScenarioEnvFrom:
-		return "References only behind `envFrom` (Secret + ConfigMap) and a `secretKeyRef`: the webhook reads them from the sandbox apiserver."
-	case ScenarioRegistry:
-		return "The `refs` pod without `command`: the webhook needs the image's entrypoint from the sandbox registry (warm cache after the first review)."
-	}
-	return ""
+var scenarioTitles = map[string]string{
+	ScenarioRefs:     "A Deployment's pod: 2 containers, each with 10 ordinary env variables and 3 `vault:` references, command set.",
+	ScenarioNoRefs:   "The same pod without references: the webhook must answer allowed with no patch.",
+	ScenarioEnvFrom:  "References only behind `envFrom` (Secret + ConfigMap) and a `secretKeyRef`: the webhook reads them from the sandbox apiserver.",
+	ScenarioRegistry: "The `refs` pod without `command`: the webhook needs the image's entrypoint from the sandbox registry (warm cache after the first review).",
 }
 
 func (r *Report) vaultEnvMarkdown(b *strings.Builder) {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 
@@ -57,12 +58,8 @@ var refPaths = []string{
 // variables each (two from the downward API), probes, resources and the
 // projected ServiceAccount token volume.
 func Pod(o PodOptions) *corev1.Pod {
-	if o.Namespace == "" {
-		o.Namespace = "vsw-bench"
-	}
-	if o.Image == "" {
-		o.Image = "ghcr.io/example/shop/api:1.4.2"
-	}
+	o.Namespace = cmp.Or(o.Namespace, "vsw-bench")
+	o.Image = cmp.Or(o.Image, "ghcr.io/example/shop/api:1.4.2")
 	tr := true
 	f := false
 	grace := int64(30)

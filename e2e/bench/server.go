@@ -53,9 +53,7 @@ func StartServer(ctx context.Context, name, bin string, args, env []string, addr
 	defer lf.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	if env != nil {
-		cmd.Env = env
-	}
+	cmd.Env = env // nil: this process's environment
 	s := &Server{Name: name, Addr: addr, Cmd: cmd, exit: make(chan error, 1)}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -12,9 +12,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -65,9 +67,7 @@ func (c *restClient) do(ctx context.Context, method, path, ctype string, body an
 	if err != nil {
 		return 0, nil, fmt.Errorf("failed to build request: %w", err)
 	}
-	for k, v := range c.header {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, c.header)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -77,11 +77,7 @@ func (c *restClient) do(ctx context.Context, method, path, ctype string, body an
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	ok := resp.StatusCode/100 == 2
-	for _, a := range allowed {
-		ok = ok || resp.StatusCode == a
-	}
-	if !ok {
+	if resp.StatusCode/100 != 2 && !slices.Contains(allowed, resp.StatusCode) {
 		return resp.StatusCode, resp.Header, fmt.Errorf("failed to %s %s: HTTP %d: %.300s", method, path, resp.StatusCode, rb)
 	}
 	if out != nil && resp.StatusCode/100 == 2 && len(rb) > 0 {

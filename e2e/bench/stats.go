@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -19,14 +20,7 @@ func Percentile(sorted []time.Duration, q float64) time.Duration {
 	if q >= 1 {
 		return sorted[n-1]
 	}
-	// rank = ceil(q*n), 1-based.
-	r := int(q * float64(n))
-	if float64(r) < q*float64(n) {
-		r++
-	}
-	if r < 1 {
-		r = 1
-	}
+	r := max(int(math.Ceil(q*float64(n))), 1) // the rank, 1-based
 	return sorted[r-1]
 }
 

@@ -140,16 +140,20 @@ func runScenario(ctx context.Context, cfg WebhookConfig, sc string, start func(s
 		return r, err
 	}
 	defer floor.Stop()
-	time.Sleep(300 * time.Millisecond) // let start-up garbage settle before the idle figure
-	for _, s := range []struct {
-		srv *Server
-		f   *ServerFigures
-	}{{ours, &r.Ours}, {floor, &r.Floor}} {
-		m, err := ProcMem(s.srv.PID())
-		if err != nil {
-			return r, err
+	srvs, figs := [2]*Server{ours, floor}, [2]*ServerFigures{&r.Ours, &r.Floor}
+	mems := func(set func(*ServerFigures, Mem)) error {
+		for i, srv := range srvs {
+			m, err := ProcMem(srv.PID())
+			if err != nil {
+				return err
+			}
+			set(figs[i], m)
 		}
-		s.f.IdleRSS = m.RSS
+		return nil
+	}
+	time.Sleep(300 * time.Millisecond) // let start-up garbage settle before the idle figure
+	if err := mems(func(f *ServerFigures, m Mem) { f.IdleRSS = m.RSS }); err != nil {
+		return r, err
 	}
 	// One review first: the scenario must do what it claims (a patch for
 	// pods with references, none without), else its numbers mean nothing.
@@ -164,7 +168,7 @@ func runScenario(ctx context.Context, cfg WebhookConfig, sc string, start func(s
 	}
 	r.PatchBytes = patchLen
 	for _, c := range cfg.Levels {
-		lo, err := measureLevel(ctx, cfg, [2]*Server{ours, floor}, body, c, tc)
+		lo, err := measureLevel(ctx, cfg, srvs, body, c, tc)
 		if err != nil {
 			return r, err
 		}
@@ -173,17 +177,8 @@ func runScenario(ctx context.Context, cfg WebhookConfig, sc string, start func(s
 		cfg.Logf("%s c=%d: webhook %.0f/s p50 %s p99 %s cpu %s/review errors %d | floor %.0f/s p50 %s p99 %s cpu %s/review",
 			sc, c, lo[0].RPS, lo[0].P50, lo[0].P99, lo[0].CPUPerReview, lo[0].Errors, lo[1].RPS, lo[1].P50, lo[1].P99, lo[1].CPUPerReview)
 	}
-	for _, s := range []struct {
-		srv *Server
-		f   *ServerFigures
-	}{{ours, &r.Ours}, {floor, &r.Floor}} {
-		m, err := ProcMem(s.srv.PID())
-		if err != nil {
-			return r, err
-		}
-		s.f.PeakRSS, s.f.Threads = m.HWM, m.Threads
-	}
-	return r, nil
+	err = mems(func(f *ServerFigures, m Mem) { f.PeakRSS, f.Threads = m.HWM, m.Threads })
+	return r, err // r after mems: the order of a return's operands is unspecified
 }
 
 // measureLevel measures the webhook and the floor at concurrency c: both get

@@ -25,6 +25,7 @@ package faultproxy
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -50,20 +51,11 @@ const (
 )
 
 // String returns the mode's name.
+var modeNames = [...]string{Pass: "pass", Refuse: "refuse", Stall: "stall", Delay: "delay", HTTPStatus: "http-status", Cut: "cut"}
+
 func (m Mode) String() string {
-	switch m {
-	case Pass:
-		return "pass"
-	case Refuse:
-		return "refuse"
-	case Stall:
-		return "stall"
-	case Delay:
-		return "delay"
-	case HTTPStatus:
-		return "http-status"
-	case Cut:
-		return "cut"
+	if m >= 0 && int(m) < len(modeNames) {
+		return modeNames[m]
 	}
 	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
@@ -265,10 +257,7 @@ func (p *Proxy) stall(c net.Conn, change <-chan struct{}) {
 // answerHTTP writes f.Status to each request on c. After f.Count answers the
 // next request is forwarded upstream and the connection becomes a plain one.
 func (p *Proxy) answerHTTP(c net.Conn, f Fault) {
-	status := f.Status
-	if status == 0 {
-		status = http.StatusServiceUnavailable
-	}
+	status := cmp.Or(f.Status, http.StatusServiceUnavailable)
 	br := bufio.NewReader(c)
 	for n := 0; ; n++ {
 		req, err := http.ReadRequest(br)
@@ -368,11 +357,7 @@ func (p *Proxy) pump(dst io.Writer, src io.Reader, answer bool) error {
 			}
 			chunk := data
 			if f.Mode == Delay {
-				size := f.Chunk
-				if size <= 0 {
-					size = 1
-				}
-				if len(chunk) > size {
+				if size := max(f.Chunk, 1); len(chunk) > size {
 					chunk = chunk[:size]
 				}
 				select {

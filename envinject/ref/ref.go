@@ -71,14 +71,11 @@ const (
 	Transit                 // vault:vN:CIPHERTEXT
 )
 
+var kindNames = [...]string{Read: "read", Write: "write", Transit: "transit"}
+
 func (k Kind) String() string {
-	switch k {
-	case Read:
-		return "read"
-	case Write:
-		return "write"
-	case Transit:
-		return "transit"
+	if k >= Read && k <= Transit {
+		return kindNames[k]
 	}
 	return "unknown"
 }
@@ -358,18 +355,21 @@ func checkPath(p string) error {
 	if strings.Trim(p, "/") == "" {
 		return errNoPath
 	}
-	forms := []string{p}
-	if u, err := url.PathUnescape(p); err == nil && u != p {
-		forms = append(forms, u) // "%2e%2e%2f" is "../" to the URL parser
-	}
-	for _, f := range forms {
-		for _, seg := range strings.Split(f, "/") {
-			if seg == "." || seg == ".." {
-				return ErrDotSegment
-			}
-		}
+	u, err := url.PathUnescape(p) // "%2e%2e%2f" is "../" to the URL parser
+	if HasDotSegment(p) || err == nil && HasDotSegment(u) {
+		return ErrDotSegment
 	}
 	return nil
+}
+
+// HasDotSegment reports whether path p has a "." or ".." segment.
+func HasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func isDigits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }

@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err := b.putSecret(ctx); err != nil {
 		return err
 	}
-	load := loadavg()
+	load := bench.LoadAvg("unknown")
 	var wrapped, unwrapped []sample
 	for i := -1; i < *n; i++ { // i = -1: the warm-up pair
 		order := []bool{true, false}
@@ -144,17 +144,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			}
 		}
 	}
-	fmt.Print(markdown(wrapped, unwrapped, load+" before, "+loadavg()+" after"))
+	fmt.Print(markdown(wrapped, unwrapped, load+" before, "+bench.LoadAvg("unknown")+" after"))
 	return nil
-}
-
-// loadavg returns the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
 }
 
 func newBencher(env *sandbox.Env) (*bencher, error) {
@@ -358,26 +349,19 @@ func markdown(wrapped, unwrapped []sample, load string) string {
 	peaks := peaksOf(wrapped)
 	slices.Sort(peaks)
 	w("copy-vault-env peak memory: %s–%s (median %s) of its %s limit, n=%d.\n",
-		mib(peaks[0]), mib(peaks[len(peaks)-1]), mib(int64(bench.Median(floats(peaks)))), wrapped[0].limit.String(), len(peaks))
+		mib(int64(peaks[0])), mib(int64(peaks[len(peaks)-1])), mib(int64(bench.Median(peaks))), wrapped[0].limit.String(), len(peaks))
 	w("Read as the wrapped pod cgroup's memory.max_usage_in_bytes once the app has printed: the copy\n")
 	w("runs first and alone, so this bounds its own peak from above (the app container's vault-env and\n")
 	w("app count too; the unwrapped pod's cgroup peaks at %s).\n",
-		mib(slices.Max(peaksOf(unwrapped))))
+		mib(int64(slices.Max(peaksOf(unwrapped)))))
 	return sb.String()
 }
 
-func floats(vs []int64) []float64 {
-	f := make([]float64, len(vs))
-	for i, v := range vs {
-		f[i] = float64(v)
-	}
-	return f
-}
-
-func peaksOf(ss []sample) []int64 {
-	p := make([]int64, len(ss))
+// peaksOf returns the samples' memory peaks (as bench.Median takes them).
+func peaksOf(ss []sample) []float64 {
+	p := make([]float64, len(ss))
 	for i, s := range ss {
-		p[i] = s.peak
+		p[i] = float64(s.peak)
 	}
 	return p
 }

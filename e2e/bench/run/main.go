@@ -129,7 +129,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	want := func(s string) bool { return strings.Contains(","+*only+",", ","+s+",") }
 	if want("webhook") {
-		rep.WebhookBinSize = fileSize(*webhook)
+		if st, err := os.Stat(*webhook); err == nil {
+			rep.WebhookBinSize = st.Size()
+		}
 		wr, err := runWebhook(ctx, *out, *webhook, *floor, sb, extra, extraEnv, strings.Split(*scenarios, ","), ls, *reps, *dur, *warm, *startReps)
 		if err != nil {
 			logf("webhook: %v", err)
@@ -153,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		rep.MicroRaw = string(b)
 		rep.Micro = bench.ParseGoBench(string(b))
 	}
-	rep.Machine.LoadAfter = loadavg()
+	rep.Machine.LoadAfter = bench.LoadAvg("?")
 	rep.Duration = time.Since(began)
 	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(rep.Markdown()), 0o644); err != nil {
 		return fmt.Errorf("failed to write results: %w", err)
@@ -239,30 +241,10 @@ func runVaultEnv(ctx context.Context, out, vaultEnv, child, vaultget, vault, tim
 	return bench.RunVaultEnv(ctx, cfg)
 }
 
-func fileSize(p string) int64 {
-	st, err := os.Stat(p)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 func machine(describe, gover string) bench.Machine {
 	m := bench.Machine{
 		Date: time.Now().UTC().Format(time.RFC3339), GitDescribe: describe, GoVersion: gover,
-		NProc: runtime.NumCPU(), LoadBefore: loadavg(),
+		NProc: runtime.NumCPU(), LoadBefore: bench.LoadAvg("?"),
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {

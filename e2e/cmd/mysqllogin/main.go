@@ -24,6 +24,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -100,9 +101,7 @@ func login(addr, user, password string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if plugin == "" {
-		plugin = nativePassword
-	}
+	plugin = cmp.Or(plugin, nativePassword)
 	var auth []byte
 	if plugin == nativePassword {
 		auth = scrambleNative(scramble, password)

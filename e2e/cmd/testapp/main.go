@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,7 +40,7 @@ func run(args, environ []string) error {
 	code := 0
 	env := make(map[string]string)
 	for _, kv := range environ {
-		k, v, _ := splitEnv(kv)
+		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
 	if s, ok := env["TESTAPP_SLEEP"]; ok {
@@ -80,13 +81,4 @@ func run(args, environ []string) error {
 	}
 	os.Exit(code)
 	return nil
-}
-
-func splitEnv(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
 }

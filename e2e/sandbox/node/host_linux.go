@@ -111,7 +111,7 @@ func addBridge(c Config) error {
 }
 
 func shareKubeletRoot(dir string) error {
-	if isMountPoint(dir) {
+	if slices.Contains(mountPoints(), dir) {
 		return nil
 	}
 	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
@@ -254,25 +254,18 @@ func mountsUnder(dir string) []string {
 	return out
 }
 
-func isMountPoint(dir string) bool {
-	for _, m := range mountPoints() {
-		if m == dir {
-			return true
-		}
-	}
-	return false
-}
-
-// mountPoints lists the mount points of this mount namespace.
-func mountPoints() []string {
+// mountPoints lists the mount points of this mount namespace, only those
+// of the given file system types if any are given.
+func mountPoints(fsTypes ...string) []string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 {
+		_, after, _ := strings.Cut(line, " - ")
+		fsType, _, _ := strings.Cut(after, " ")
+		if f := strings.Fields(line); len(f) > 4 && (len(fsTypes) == 0 || slices.Contains(fsTypes, fsType)) {
 			out = append(out, unescapeMount(f[4]))
 		}
 	}
@@ -300,21 +293,7 @@ func unescapeMount(s string) string {
 }
 
 // cgroupMounts lists the cgroup (v1 and v2) mount points.
-func cgroupMounts() []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		_, after, ok := strings.Cut(line, " - ")
-		f := strings.Fields(line)
-		if ok && len(f) > 4 && (strings.HasPrefix(after, "cgroup ") || strings.HasPrefix(after, "cgroup2 ")) {
-			out = append(out, unescapeMount(f[4]))
-		}
-	}
-	return out
-}
+func cgroupMounts() []string { return mountPoints("cgroup", "cgroup2") }
 
 // addCgroupRoot creates root in every cgroup hierarchy; in cpuset it copies
 // the parent's CPUs and memory nodes, without which no task may join.
@@ -341,16 +320,10 @@ func addCgroupRoot(root string) error {
 // hierarchy under it, from every cgroup hierarchy, killing what still runs
 // in it.
 func removeCgroups(root string) error {
-	var roots []string
-	for _, m := range cgroupMounts() {
-		if d := filepath.Join(m, root); exists(d) {
-			roots = append(roots, d)
-		}
-	}
 	var errs []error
-	for _, root := range roots {
-		var dirs []string
-		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+	for _, m := range cgroupMounts() {
+		var dirs []string // none when m has no root: WalkDir passes the error to the callback
+		_ = filepath.WalkDir(filepath.Join(m, root), func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
 				dirs = append(dirs, path)
 			}
@@ -391,13 +364,10 @@ func removeLeftovers(c Config) error {
 		}
 		return fmt.Errorf("failed to read the node's record of host paths: %w", err)
 	}
-	existed := map[string]bool{}
-	for _, p := range strings.Fields(string(b)) {
-		existed[p] = true
-	}
+	existed := strings.Fields(string(b))
 	var errs []error
 	for _, p := range Leftovers {
-		if existed[p] {
+		if slices.Contains(existed, p) {
 			continue
 		}
 		_ = unmountUnder(p)
@@ -419,11 +389,6 @@ func removeOwnLogLinks(c Config) {
 			_ = os.Remove(filepath.Join(d, e.Name()))
 		}
 	}
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func run(name string, args ...string) error {

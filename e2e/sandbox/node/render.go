@@ -3,8 +3,9 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -156,14 +157,7 @@ var Tunables = map[string]string{
 }
 
 // tunableNames returns the keys of Tunables, sorted.
-func tunableNames() []string {
-	names := make([]string, 0, len(Tunables))
-	for k := range Tunables {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
+func tunableNames() []string { return slices.Sorted(maps.Keys(Tunables)) }
 
 // KubeletConfig renders the KubeletConfiguration.
 func (c Config) KubeletConfig() string {

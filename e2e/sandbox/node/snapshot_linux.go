@@ -72,27 +72,19 @@ func TakeSnapshot() Snapshot {
 // item") and what it lost ("- kind item"), sorted; nil when equal.
 func Diff(before, after Snapshot) []string {
 	var out []string
-	kinds := map[string]bool{}
-	for k := range before {
-		kinds[k] = true
-	}
-	for k := range after {
-		kinds[k] = true
-	}
-	for k := range kinds {
-		b := setOf(before[k])
-		a := setOf(after[k])
-		for item := range a {
-			if !b[item] {
-				out = append(out, fmt.Sprintf("+ %s %s", k, item))
-			}
-		}
-		for item := range b {
-			if !a[item] {
-				out = append(out, fmt.Sprintf("- %s %s", k, item))
+	// lacking lists, marked sign, the items of from that in lacks.
+	lacking := func(sign string, from, in Snapshot) {
+		for k := range from {
+			have := setOf(in[k])
+			for item := range setOf(from[k]) {
+				if !have[item] {
+					out = append(out, fmt.Sprintf("%s %s %s", sign, k, item))
+				}
 			}
 		}
 	}
+	lacking("+", after, before)
+	lacking("-", before, after)
 	sort.Strings(out)
 	return out
 }

@@ -3,6 +3,7 @@ package oci
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,11 +42,7 @@ func ReadLayout(dir string) (*Layout, error) {
 			return nil, fmt.Errorf("%w: %s holds more than one image (%s, %s)", ErrInvalidLayout, dir, l.Root.Digest, d.Digest)
 		}
 		l.Root = Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
-		name := d.Annotations[AnnotationImageName]
-		if name == "" {
-			name = d.Annotations[AnnotationRefName]
-		}
-		if name != "" {
+		if name := cmp.Or(d.Annotations[AnnotationImageName], d.Annotations[AnnotationRefName]); name != "" {
 			l.Names = append(l.Names, name)
 		}
 	}
