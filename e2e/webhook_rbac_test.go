@@ -89,7 +89,7 @@ func whStartWebhook(t *testing.T, tokenFile string, extra ...string) *whInstance
 	})
 
 	name := "aaa-" + uniqueName(t, "wh")
-	whRegister(t, ctx, c, name, "pods.instance.vault-secrets-webhook.dev", addr, ss.CAPEM, "wh-instance", w.label)
+	whRegister(t, ctx, c, name, "pods.instance.vault-secrets-webhook.dev", addr, ss.CAPEM, "wh-instance", w.label, w.image)
 	return w
 }
 

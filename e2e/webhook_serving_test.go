@@ -92,9 +92,9 @@ func TestWebhookSelfSigned(t *testing.T) {
 	name := "aaa-" + uniqueName(t, "wh")
 	label := randomSuffix(t, 12)
 	addr := whFreePort(t)
-	whRegister(t, ctx, c, name, "pods.selfsigned.vault-secrets-webhook.dev", addr, nil, "wh-selfsigned", label)
-
 	image := "registry.invalid/selfsigned/vault-env:" + label
+	whRegister(t, ctx, c, name, "pods.selfsigned.vault-secrets-webhook.dev", addr, nil, "wh-selfsigned", label, image)
+
 	var logs whSyncBuffer
 	cmd := exec.Command(env.Bin.Webhook, "--tls-self-signed", "--webhook-config-name="+name, "--tls-hosts=127.0.0.1",
 		"--listen-address="+addr, "--kube-server="+env.KubeServer, "--kube-ca-file="+env.KubeCAFile, "--kube-token-file="+env.KubeTokenFile,
