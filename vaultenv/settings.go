@@ -3,7 +3,7 @@ package vaultenv
 import (
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 )
 
 // Setting is one environment variable vault-env or vault/api reads. The list
@@ -131,14 +131,20 @@ func steering(name string) bool {
 	return name != EnvSpecVars && (slices.Contains(ProxyVars(), name) || setting(name) != nil)
 }
 
+// settingsByName indexes Settings once: ParseConfig and the environment
+// filter look a name up for every VAULT_* variable of the container.
+var settingsByName = sync.OnceValue(func() map[string]Setting {
+	m := map[string]Setting{}
+	for _, s := range Settings() {
+		m[s.Name] = s
+	}
+	return m
+})
+
 func setting(name string) *Setting {
-	if !strings.HasPrefix(name, "VAULT_") && name != EnvSATokenPath {
+	s, ok := settingsByName()[name]
+	if !ok {
 		return nil
 	}
-	for _, s := range Settings() {
-		if s.Name == name {
-			return &s
-		}
-	}
-	return nil
+	return &s
 }
