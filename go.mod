@@ -6,9 +6,11 @@ require (
 	github.com/hashicorp/vault/api v1.22.0
 	k8s.io/api v0.37.2
 	// Not a new module: k8s.io/api's types are built on it (resource.Quantity,
-	// metav1) and it was linked already. It is direct because the webhook
-	// parses the vault-agent-* resource annotations with resource.ParseQuantity,
-	// the apiserver's own parser, so a quantity we accept is one it accepts.
+	// metav1) and it was linked already. It is direct because package
+	// envinject parses the vault-agent-* resource annotations with
+	// resource.ParseQuantity, the apiserver's own parser, so a quantity the
+	// webhook accepts is one the apiserver accepts; the e2e harness builds
+	// objects with metav1. vault-env links nothing from k8s.io (scripts/deps).
 	k8s.io/apimachinery v0.37.2
 )
 
