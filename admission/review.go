@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -169,6 +170,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // isJSON reports whether a Content-Type is application/json.
 func isJSON(ct string) bool {
+	if ct == "application/json" { // what the apiserver sends
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
 }
@@ -272,11 +276,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, start time.Time)
 	if len(resp.Patch) > 0 {
 		*patchBuf = resp.Patch // may have grown
 	}
-	b, err := json.Marshal(reviewOut{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", Response: resp})
-	if err != nil { // strings, bools and bytes only: cannot happen
+	// The answer is encoded into a pooled buffer too.
+	ans := outputs.get(0)
+	defer outputs.put(ans)
+	out := bytes.NewBuffer(*ans)
+	if err := json.NewEncoder(out).Encode(reviewOut{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", Response: resp}); err != nil {
+		// strings, bools and bytes only: cannot happen
 		httpError(w, http.StatusInternalServerError, "failed to encode the review answer")
 		return OutcomeError, "internal"
 	}
+	b := out.Bytes()
+	*ans = b // may have grown
 	hdr := w.Header()
 	hdr["Content-Type"] = jsonContentType
 	// With the length set, net/http sends the answer in one piece instead

@@ -282,15 +282,7 @@ var pullPolicies = []string{"Always", "IfNotPresent", "Never"}
 // parseSettings merges the pod's annotations over the webhook defaults. It
 // validates every value and returns all problems at once.
 func parseSettings(annotations, defaults map[string]string, cfg *Config, serviceAccount string) (Settings, error) {
-	src := &settingsSource{defaults: defaults}
-	// Most pods carry no setting: then no setting is looked up in their
-	// annotations.
-	for k := range annotations {
-		if strings.HasPrefix(k, AnnotationPrefix) {
-			src.annotations = annotations
-			break
-		}
-	}
+	src := &settingsSource{annotations: annotations, defaults: defaults}
 	var s Settings
 	switch v, _ := src.raw(AnnMutate); v {
 	case "skip":

@@ -74,6 +74,7 @@ type Config struct {
 // Lookups and ImageConfigs it is given do.
 type Mutator struct {
 	cfg     Config
+	base    Settings // the webhook-wide settings, for pods that set none
 	lookups Lookups
 	images  ImageConfigs
 	inits   initCache
@@ -91,10 +92,11 @@ func NewMutator(cfg Config, lookups Lookups, images ImageConfigs) (*Mutator, err
 	if lookups == nil && !cfg.LeastPrivilege {
 		return nil, errors.New("failed to configure mutation: no Secret/ConfigMap lookups outside least-privilege mode")
 	}
-	if _, err := parseSettings(nil, cfg.Defaults, &cfg, "default"); err != nil {
+	base, err := parseSettings(nil, cfg.Defaults, &cfg, "")
+	if err != nil {
 		return nil, fmt.Errorf("failed to configure mutation: webhook-wide default: %w", err)
 	}
-	return &Mutator{cfg: cfg, lookups: lookups, images: images}, nil
+	return &Mutator{cfg: cfg, base: base, lookups: lookups, images: images}, nil
 }
 
 // Request is one pod admission.
@@ -152,7 +154,7 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 		}()
 	}
 	sa := cmp.Or(pod.Spec.ServiceAccountName, "default")
-	s, err := parseSettings(pod.Annotations, m.cfg.Defaults, &m.cfg, sa)
+	s, err := m.settings(pod.Annotations, sa)
 	if err != nil {
 		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: err.Error()}
 	}
@@ -227,6 +229,21 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 	b.agentMounts()
 	b.podLevel(m.cfg.VaultEnvImage, &m.inits)
 	return Result{Patch: b.patch, Reason: ReasonMutated, Warnings: warnings}, nil
+}
+
+// settings are the pod's annotations over the webhook-wide defaults. Most
+// pods carry none of the webhook's annotations: they get the defaults
+// NewMutator parsed, with their ServiceAccount filled in.
+func (m *Mutator) settings(annotations map[string]string, sa string) (Settings, error) {
+	for k := range annotations {
+		if strings.HasPrefix(k, AnnotationPrefix) {
+			return parseSettings(annotations, m.cfg.Defaults, &m.cfg, sa)
+		}
+	}
+	s := m.base
+	s.VaultRole = cmp.Or(s.VaultRole, sa)
+	s.VaultServiceAccount = cmp.Or(s.VaultServiceAccount, sa)
+	return s, nil
 }
 
 func (m *Mutator) excluded(ns string) bool {
