@@ -2,8 +2,11 @@ package reviewjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -298,4 +301,41 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSpecial8: the lowest byte special8 marks is the first byte of the
+// word that is not a plainByte (none marked: every byte is plain), for every
+// byte value at every position among plain, other special and random bytes.
+func TestSpecial8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	fills := [][8]byte{[8]byte([]byte("abcdefgh")), [8]byte([]byte("  \x1f\"\\\x7f\x80\xff"))}
+	for range 64 {
+		var w [8]byte
+		for i := range w {
+			w[i] = byte(rng.Uint32())
+		}
+		fills = append(fills, w)
+	}
+	for _, fill := range fills {
+		for pos := range 8 {
+			for c := range 256 {
+				w := fill
+				w[pos] = byte(c)
+				want := 8
+				for i, b := range w {
+					if !plainByte[b] {
+						want = i
+						break
+					}
+				}
+				got := 8
+				if m := special8(binary.LittleEndian.Uint64(w[:])); m != 0 {
+					got = bits.TrailingZeros64(m) / 8
+				}
+				if got != want {
+					t.Fatalf("% x: first special byte at %d, special8 says %d", w, want, got)
+				}
+			}
+		}
+	}
 }
