@@ -168,11 +168,12 @@ func (m *Mutator) Mutate(ctx context.Context, req Request) (res Result, err erro
 		}
 		s.VaultAddr = addr
 	}
-	name := cmp.Or(pod.Name, pod.GenerateName)
-	authMethod, authPath := cmp.Or(s.AuthMethod, "kubernetes"), cmp.Or(s.VaultPath, "kubernetes") // vault-env's defaults
-	if s.VaultRole, err = expandRole(s.VaultRole, map[string]string{"authmethod": authMethod, "name": name,
-		"namespace": ns, "path": authPath, "serviceaccount": s.VaultServiceAccount}); err != nil {
-		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: err.Error()}
+	if strings.Contains(s.VaultRole, "{{") {
+		authMethod, authPath := cmp.Or(s.AuthMethod, "kubernetes"), cmp.Or(s.VaultPath, "kubernetes") // vault-env's defaults
+		if s.VaultRole, err = expandRole(s.VaultRole, map[string]string{"authmethod": authMethod, "name": cmp.Or(pod.Name, pod.GenerateName),
+			"namespace": ns, "path": authPath, "serviceaccount": s.VaultServiceAccount}); err != nil {
+			return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: err.Error()}
+		}
 	}
 	if s.VaultAgent && s.VaultAgentConfigMap == "" {
 		return Result{}, &Denied{Reason: RefusedInvalidAnnotation, Message: "annotation " + AnnotationPrefix + AnnVaultAgent +

@@ -40,12 +40,8 @@ func (e *RoleTemplateError) Error() string {
 // maxRoleLen bounds a role, before and after expansion.
 const maxRoleLen = 512
 
-// expandRole executes role as a template over data. A role without "{{"
-// is returned as it is.
+// expandRole executes role, which holds "{{", as a template over data.
 func expandRole(role string, data map[string]string) (string, error) {
-	if !strings.Contains(role, "{{") {
-		return role, nil
-	}
 	if len(role) > maxRoleLen {
 		return "", &RoleTemplateError{Reason: "template too long"}
 	}
